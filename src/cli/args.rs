@@ -1,0 +1,109 @@
+//! Command-line arguments. Doc comments here become `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ScanConfig;
+use crate::queue::Limits;
+use crate::scan::DiscoverOptions;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  the report was written (also when stdout is closed early, as with `| head`)
+  2  bad arguments, or PATH does not exist or is not a folder
+  3  the report could not be written
+
+A file that cannot be read or parsed never stops the run: it is listed in the
+report as skipped or failed, with the reason.";
+
+/// Map an unfamiliar Python backend: modules, imports, routes, tasks.
+///
+/// `explore PATH` walks the folder, parses every Python file (without running
+/// any of it) and writes a report: Markdown for people by default, JSON for
+/// programs with `--format json`.
+#[derive(Debug, Parser)]
+#[command(name = "explore", version, args_conflicts_with_subcommands = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The full report (the same as `explore PATH`).
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable walkthrough with Mermaid diagrams.
+    Markdown,
+    /// One JSON object; its schema is `schema/report.schema.json`.
+    Json,
+    /// The module graph for Graphviz.
+    Dot,
+    /// The package graph as a Mermaid flowchart.
+    Mermaid,
+}
+
+/// What to scan and how.
+#[derive(Debug, Args, Clone)]
+pub struct ScanArgs {
+    /// The folder to analyse.
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Also scan files that .gitignore/.ignore exclude, hidden folders, and
+    /// virtualenvs, node_modules and caches.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Report files matching GLOB (relative to PATH) as skipped instead of
+    /// analysing them. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// An import root (a folder on sys.path), relative to PATH. Repeatable;
+    /// replaces the detected roots.
+    #[arg(long, value_name = "DIR")]
+    pub root: Vec<String>,
+    /// Files larger than this many bytes are skipped.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_file_size: u64,
+    /// Follow symbolic links.
+    #[arg(long)]
+    pub follow_links: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl From<&ScanArgs> for ScanConfig {
+    fn from(a: &ScanArgs) -> ScanConfig {
+        ScanConfig {
+            discover: DiscoverOptions {
+                no_ignore: a.no_ignore,
+                exclude: a.exclude.clone(),
+                follow_links: a.follow_links,
+            },
+            limits: Limits { max_file_size: a.max_file_size },
+            roots: a.root.clone(),
+        }
+    }
+}

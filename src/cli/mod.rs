@@ -1,0 +1,137 @@
+//! The command line: argument parsing, progress, output and exit codes.
+//! No analysis happens here; arguments become a [`ScanConfig`] and the
+//! library does the rest.
+
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use args::{Cli, Command, Format, ScanArgs};
+
+use crate::queue::Local;
+use crate::report::Report;
+use crate::{Analysis, ScanConfig, analyze};
+
+/// Exit statuses, documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The report was written.
+    Success = 0,
+    /// Bad arguments, or a path that does not exist or is not a folder.
+    BadInput = 2,
+    /// The report could not be written (disk full, permission denied).
+    OutputError = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { Exit::BadInput } else { Exit::Success };
+            let _ = err.print();
+            return code.into();
+        }
+    };
+    run(cli).into()
+}
+
+fn run(cli: Cli) -> Exit {
+    let (scan, format, output) = match cli.command {
+        Some(Command::Report(r)) => (r.scan, r.format, r.output),
+        None => (cli.report.scan, cli.report.format, cli.report.output),
+    };
+    let Some(path) = scan.path.clone() else {
+        eprintln!("explore: error: no folder given (try `explore .`)");
+        return Exit::BadInput;
+    };
+    let analysis = match run_scan(&path, &scan) {
+        Ok(a) => a,
+        Err(exit) => return exit,
+    };
+    let report = Report::build(&path.display().to_string(), &analysis.program, analysis.skipped_dirs);
+    let text = match format {
+        Format::Markdown => crate::report::markdown::write(&report),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&report).expect("the report serialises");
+            s.push('\n');
+            s
+        }
+        Format::Dot => crate::report::dot::write(&report),
+        Format::Mermaid => crate::report::mermaid::package_graph(&report).unwrap_or_else(|| "flowchart LR\n".into()),
+    };
+    emit(&text, output.as_deref())
+}
+
+/// Validates the path, then scans it with a progress bar when stderr is a
+/// terminal.
+fn run_scan(path: &Path, scan: &ScanArgs) -> Result<Analysis, Exit> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            eprintln!("explore: error: {} is not a folder", path.display());
+            return Err(Exit::BadInput);
+        }
+        Err(e) => {
+            let why = if e.kind() == std::io::ErrorKind::NotFound { "no such folder".to_string() } else { e.to_string() };
+            eprintln!("explore: error: {}: {why}", path.display());
+            return Err(Exit::BadInput);
+        }
+    }
+    let config = ScanConfig::from(scan);
+    let show = !scan.quiet && std::io::stderr().is_terminal();
+    let bar = if show { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_message("finding Python files");
+    let on_found = |n: usize| {
+        bar.set_length(n as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} analysing {pos}/{len} files {wide_bar} {elapsed}")
+                .expect("the template is valid"),
+        );
+    };
+    let tick = || bar.inc(1);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(scan.threads.unwrap_or(0)).build();
+    let result = match pool {
+        Ok(pool) => pool.install(|| analyze(path, &config, &Local, &on_found, &tick)),
+        Err(_) => analyze(path, &config, &Local, &on_found, &tick),
+    };
+    bar.finish_and_clear();
+    result.map_err(|e| {
+        eprintln!("explore: error: {}", one_line(&e.to_string()));
+        Exit::BadInput
+    })
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_string()
+}
+
+/// Writes the report to `output` or stdout. A closed pipe (`explore . |
+/// head`) is not an error.
+fn emit(text: &str, output: Option<&Path>) -> Exit {
+    let result = match output {
+        Some(path) => std::fs::write(path, text).map_err(|e| (path.display().to_string(), e)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| ("stdout".to_string(), e))
+        }
+    };
+    match result {
+        Ok(()) => Exit::Success,
+        Err((_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+        Err((target, e)) => {
+            eprintln!("explore: error: cannot write {target}: {e}");
+            Exit::OutputError
+        }
+    }
+}

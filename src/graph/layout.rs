@@ -1,0 +1,207 @@
+//! Import roots and module names, detected from the layout of the tree.
+//!
+//! A root is a folder Python would have on `sys.path`. Two kinds are found:
+//! the parent of every top-most regular package (a folder with
+//! `__init__.py` whose parent has none), which covers flat, `src/` and
+//! several-roots layouts alike; and the folder of every loose module (a file
+//! in a folder without `__init__.py`). A loose module below another root is
+//! named through it, as a PEP 420 namespace package portion, unless a
+//! package root stands in between.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Module names and roots for a set of files.
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// Roots, `""` for the analysed folder itself, sorted.
+    pub roots: Vec<String>,
+    /// Per file path: its dotted module name and the root it is named from.
+    pub modules: BTreeMap<String, ModuleName>,
+    files: HashSet<String>,
+    /// Folders that hold at least one Python file, at any depth.
+    dirs: HashSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleName {
+    pub name: String,
+    pub root: String,
+    /// `pkg/__init__.py`: the module is a package.
+    pub is_package: bool,
+}
+
+/// Parent folder of a `/`-separated path, `""` at the top.
+pub fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+pub fn join(dir: &str, rest: &str) -> String {
+    if dir.is_empty() { rest.to_string() } else { format!("{dir}/{rest}") }
+}
+
+fn file_stem(path: &str) -> &str {
+    let name = &path[path.rfind('/').map_or(0, |i| i + 1)..];
+    name.strip_suffix(".pyi").or_else(|| name.strip_suffix(".py")).unwrap_or(name)
+}
+
+impl Layout {
+    /// Detects roots from `paths`, or uses `user_roots` when given.
+    pub fn detect(paths: &[String], user_roots: &[String]) -> Layout {
+        let files: HashSet<String> = paths.iter().cloned().collect();
+        let mut dirs = HashSet::new();
+        for p in paths {
+            let mut d = parent(p);
+            loop {
+                if !dirs.insert(d.to_string()) || d.is_empty() {
+                    break;
+                }
+                d = parent(d);
+            }
+        }
+        let is_pkg = |dir: &str| {
+            !dir.is_empty()
+                && (files.contains(&join(dir, "__init__.py")) || files.contains(&join(dir, "__init__.pyi")))
+        };
+
+        let mut package_roots = BTreeSet::new();
+        let mut loose_roots = BTreeSet::new();
+        let mut top_of = BTreeMap::new();
+        for p in paths {
+            let dir = parent(p);
+            if is_pkg(dir) {
+                let mut top = dir;
+                while is_pkg(parent(top)) {
+                    top = parent(top);
+                }
+                package_roots.insert(parent(top).to_string());
+                top_of.insert(p.clone(), parent(top).to_string());
+            } else {
+                loose_roots.insert(dir.to_string());
+            }
+        }
+
+        let user: Vec<String> = user_roots
+            .iter()
+            .map(|r| r.trim_matches('/').trim_start_matches("./").to_string())
+            .map(|r| if r == "." { String::new() } else { r })
+            .collect();
+
+        let mut modules = BTreeMap::new();
+        for p in paths {
+            let dir = parent(p);
+            let root = if !user.is_empty() {
+                user.iter()
+                    .filter(|r| is_ancestor(r, dir))
+                    .max_by_key(|r| r.len())
+                    .cloned()
+                    .unwrap_or_else(|| dir.to_string())
+            } else if let Some(top) = top_of.get(p) {
+                top.clone()
+            } else {
+                // A loose module: climb through namespace folders to the
+                // highest root above it, stopping at a package root.
+                let mut best = dir.to_string();
+                let mut d = dir;
+                loop {
+                    if package_roots.contains(d) {
+                        best = d.to_string();
+                        break;
+                    }
+                    if loose_roots.contains(d) {
+                        best = d.to_string();
+                    }
+                    if d.is_empty() || is_pkg(d) {
+                        break;
+                    }
+                    d = parent(d);
+                }
+                best
+            };
+            let rel = if root.is_empty() { p.as_str() } else { &p[root.len() + 1..] };
+            let mut parts: Vec<&str> = rel.split('/').collect();
+            let stem = file_stem(p);
+            let is_package = stem == "__init__";
+            parts.pop();
+            if !is_package {
+                parts.push(stem);
+            }
+            let name = parts.join(".");
+            modules.insert(p.clone(), ModuleName { name, root, is_package });
+        }
+
+        let roots: BTreeSet<String> = if user.is_empty() {
+            modules.values().map(|m| m.root.clone()).collect()
+        } else {
+            user.into_iter().collect()
+        };
+        Layout { roots: roots.into_iter().collect(), modules, files, dirs }
+    }
+
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains(path)
+    }
+
+    /// The file of module `dotted` under folder `base`: `a/b.py`, `a/b.pyi`
+    /// or `a/b/__init__.py`.
+    pub fn module_file(&self, base: &str, dotted: &str) -> Option<String> {
+        let rel = dotted.replace('.', "/");
+        let stem = if rel.is_empty() { base.to_string() } else { join(base, &rel) };
+        if !rel.is_empty() {
+            for ext in [".py", ".pyi"] {
+                let f = format!("{stem}{ext}");
+                if self.files.contains(&f) {
+                    return Some(f);
+                }
+            }
+        }
+        for init in ["__init__.py", "__init__.pyi"] {
+            let f = join(&stem, init);
+            if self.files.contains(&f) {
+                return Some(f);
+            }
+        }
+        None
+    }
+
+    /// Whether `base/dotted` is a folder holding Python files: a namespace
+    /// package when it has no `__init__.py`.
+    pub fn is_namespace_dir(&self, base: &str, dotted: &str) -> bool {
+        let rel = dotted.replace('.', "/");
+        self.dirs.contains(&join(base, &rel))
+    }
+}
+
+fn is_ancestor(root: &str, dir: &str) -> bool {
+    root.is_empty() || dir == root || dir.starts_with(&format!("{root}/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(paths: &[&str]) -> Vec<(String, String)> {
+        let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
+        let l = Layout::detect(&paths, &[]);
+        l.modules.iter().map(|(p, m)| (p.clone(), m.name.clone())).collect()
+    }
+
+    #[test]
+    fn src_layout_names_packages_from_src() {
+        let n = names(&["setup.py", "src/lib/__init__.py", "src/lib/core.py"]);
+        assert!(n.contains(&("src/lib/core.py".into(), "lib.core".into())));
+        assert!(n.contains(&("src/lib/__init__.py".into(), "lib".into())));
+    }
+
+    #[test]
+    fn loose_module_under_root_is_a_namespace_portion() {
+        let n = names(&["consumer.py", "ns/plugins/alpha.py"]);
+        assert!(n.contains(&("ns/plugins/alpha.py".into(), "ns.plugins.alpha".into())));
+    }
+
+    #[test]
+    fn several_roots_side_by_side() {
+        let n = names(&["backend/app/__init__.py", "backend/app/main.py", "worker/jobs/__init__.py", "worker/jobs/run.py"]);
+        assert!(n.contains(&("backend/app/main.py".into(), "app.main".into())));
+        assert!(n.contains(&("worker/jobs/run.py".into(), "jobs.run".into())));
+    }
+}

@@ -1,0 +1,103 @@
+//! Linking: the only step that looks at more than one file.
+//!
+//! [`Program::link`] takes every file's outcome and decides module names,
+//! resolves imports into edges, and builds the indexes name resolution
+//! needs. The analyses (module graph, and the framework maps) read a
+//! [`Program`] and never touch the file system.
+
+pub mod layout;
+pub mod modgraph;
+pub mod resolve;
+pub mod symbols;
+pub mod tables;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::scan::facts::FileFacts;
+use crate::scan::{Outcome, Status};
+
+pub use layout::{Layout, ModuleName};
+pub use resolve::{ImportEdge, Resolution};
+pub use symbols::Target;
+
+/// One file, as the scan left it.
+#[derive(Debug)]
+pub struct FileRecord {
+    /// Relative to the analysed root, `/`-separated.
+    pub path: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub facts: Option<FileFacts>,
+    pub module: Option<ModuleName>,
+}
+
+/// Every file with its facts, linked.
+#[derive(Debug)]
+pub struct Program {
+    /// Sorted by path.
+    pub files: Vec<FileRecord>,
+    pub layout: Layout,
+    /// Every import statement's resolution, sorted by (from, line, to).
+    pub imports: Vec<ImportEdge>,
+    pub path_index: HashMap<String, usize>,
+    /// Dotted module name to file; where two files share a name (two roots
+    /// with the same package), the first path wins.
+    pub module_index: HashMap<String, usize>,
+    /// Top-level names of namespace packages (folders without
+    /// `__init__.py` that hold modules).
+    pub namespace_tops: HashSet<String>,
+}
+
+impl Program {
+    /// Links `(path, outcome)` pairs, given in any order.
+    pub fn link(mut entries: Vec<(String, Outcome)>, user_roots: &[String]) -> Program {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let paths: Vec<String> = entries.iter().map(|(p, _)| p.clone()).collect();
+        let layout = Layout::detect(&paths, user_roots);
+        let mut files = Vec::with_capacity(entries.len());
+        for (path, outcome) in entries {
+            let module = layout.modules.get(&path).cloned();
+            files.push(FileRecord {
+                path,
+                status: outcome.status,
+                reason: outcome.reason,
+                facts: outcome.facts,
+                module,
+            });
+        }
+        let path_index: HashMap<String, usize> =
+            files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
+        let mut module_index = HashMap::new();
+        let mut namespace_tops = HashSet::new();
+        for (i, f) in files.iter().enumerate() {
+            if let Some(m) = &f.module {
+                module_index.entry(m.name.clone()).or_insert(i);
+                if m.name.contains('.') {
+                    let top = m.name.split('.').next().unwrap_or("");
+                    let top_dir = layout::join(&m.root, top);
+                    if layout.module_file(&top_dir, "").is_none() {
+                        namespace_tops.insert(top.to_string());
+                    }
+                }
+            }
+        }
+        let mut imports = Vec::new();
+        for f in &files {
+            if let Some(facts) = &f.facts {
+                resolve::resolve_file(&layout, &f.path, &facts.imports, &mut imports);
+            }
+        }
+        imports.sort_by(|a, b| (&a.from, a.line, &a.to, &a.module).cmp(&(&b.from, b.line, &b.to, &b.module)));
+        Program { files, layout, imports, path_index, module_index, namespace_tops }
+    }
+
+    /// Index of the file at `path`.
+    pub fn file(&self, path: &str) -> Option<usize> {
+        self.path_index.get(path).copied()
+    }
+
+    /// Files that were analysed, with their facts.
+    pub fn analyzed(&self) -> impl Iterator<Item = (usize, &FileRecord, &FileFacts)> {
+        self.files.iter().enumerate().filter_map(|(i, f)| f.facts.as_ref().map(|facts| (i, f, facts)))
+    }
+}

@@ -1,0 +1,224 @@
+//! Resolving each import statement to where it ends.
+//!
+//! Every import ends as exactly one of: a first-party file, the standard
+//! library, a third-party package, or unresolved (it looks local, or is
+//! relative, but no file matches). Nothing is dropped: an import that cannot
+//! be placed is still listed, with the reason.
+
+use serde::Serialize;
+
+use super::layout::{Layout, ModuleName, join, parent};
+use super::tables;
+use crate::scan::facts::{Import, ImportKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    FirstParty,
+    Stdlib,
+    ThirdParty,
+    Unresolved,
+}
+
+/// One import statement (or one target of it: `from pkg import mod, name`
+/// can reach two files) and where it ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportEdge {
+    /// The importing file.
+    pub from: String,
+    /// The imported file, for first-party imports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The absolute dotted module the statement names (relative imports are
+    /// made absolute when they can be).
+    pub module: String,
+    /// Names imported from the module, as written (`from m import a, b`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    pub line: u32,
+    pub kind: ImportKind,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
+    pub resolution: Resolution,
+    /// Top-level package of a third-party or standard library import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// Why an import is unresolved, or a note on how it was resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Resolves the imports of the file at `from`.
+pub fn resolve_file(layout: &Layout, from: &str, imports: &[Import], out: &mut Vec<ImportEdge>) {
+    let Some(me) = layout.modules.get(from) else { return };
+    for imp in imports {
+        resolve_one(layout, from, me, imp, out);
+    }
+}
+
+fn edge(from: &str, imp: &Import, module: String, resolution: Resolution) -> ImportEdge {
+    ImportEdge {
+        from: from.to_string(),
+        to: None,
+        module,
+        names: imp.names.iter().map(|n| n.name.clone()).collect(),
+        line: imp.line,
+        kind: imp.kind,
+        conditional: imp.conditional,
+        resolution,
+        package: None,
+        reason: None,
+    }
+}
+
+fn resolve_one(layout: &Layout, from: &str, me: &ModuleName, imp: &Import, out: &mut Vec<ImportEdge>) {
+    if imp.level > 0 {
+        return resolve_relative(layout, from, me, imp, out);
+    }
+    if imp.module == "__future__" {
+        let mut e = edge(from, imp, imp.module.clone(), Resolution::Stdlib);
+        e.package = Some("__future__".into());
+        out.push(e);
+        return;
+    }
+    let top = imp.module.split('.').next().unwrap_or("").to_string();
+    let bases = search_bases(layout, from, me);
+    for base in &bases {
+        if found_under(layout, base, from, imp, out) {
+            return;
+        }
+    }
+    if tables::is_stdlib(&top) {
+        let mut e = edge(from, imp, imp.module.clone(), Resolution::Stdlib);
+        e.package = Some(top);
+        out.push(e);
+        return;
+    }
+    // A name that is first-party at its top but has no file below is a
+    // broken local import, not a third-party package.
+    if let Some(base) = bases.iter().find(|b| layout.module_file(b, &top).is_some() || layout.is_namespace_dir(b, &top)) {
+        let mut e = edge(from, imp, imp.module.clone(), Resolution::Unresolved);
+        e.reason = Some(format!(
+            "`{top}` is a first-party {} but no module `{}` exists below it",
+            if base.is_empty() { "module".to_string() } else { format!("module under `{base}/`") },
+            imp.module
+        ));
+        out.push(e);
+        return;
+    }
+    let mut e = edge(from, imp, imp.module.clone(), Resolution::ThirdParty);
+    e.package = Some(tables::package_key(&imp.module));
+    out.push(e);
+}
+
+/// Folders an absolute import is looked up under, first the importing
+/// file's own root, then every other root, then (for a loose script) its
+/// own folder, as `python script.py` would.
+fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
+    let mut bases = vec![me.root.clone()];
+    for r in &layout.roots {
+        if !bases.contains(r) {
+            bases.push(r.clone());
+        }
+    }
+    let own = parent(from).to_string();
+    let in_package = layout.has_file(&join(&own, "__init__.py")) || layout.has_file(&join(&own, "__init__.pyi"));
+    if !in_package && !bases.contains(&own) {
+        bases.push(own);
+    }
+    bases
+}
+
+/// Tries to place `imp` below `base`, pushing its edges when it can.
+fn found_under(layout: &Layout, base: &str, from: &str, imp: &Import, out: &mut Vec<ImportEdge>) -> bool {
+    let target = layout.module_file(base, &imp.module);
+    let namespace = target.is_none() && !imp.module.is_empty() && layout.is_namespace_dir(base, &imp.module);
+    if target.is_none() && !namespace {
+        return false;
+    }
+    let module = imp.module.clone();
+    push_targets(layout, base, from, imp, module, target, out);
+    true
+}
+
+/// Pushes the edges of an import whose module is found at `target` (or is a
+/// namespace folder when `target` is `None`). For `from m import a, b`, a
+/// name that is itself a submodule gets an edge of its own.
+fn push_targets(
+    layout: &Layout,
+    base: &str,
+    from: &str,
+    imp: &Import,
+    module: String,
+    target: Option<String>,
+    out: &mut Vec<ImportEdge>,
+) {
+    let mut rest = Vec::new();
+    if imp.from {
+        for n in &imp.names {
+            let sub = if module.is_empty() { n.name.clone() } else { format!("{module}.{}", n.name) };
+            match layout.module_file(base, &sub) {
+                Some(file) if Some(&file) != target.as_ref() => {
+                    let mut e = edge(from, imp, sub, Resolution::FirstParty);
+                    e.names = vec![n.name.clone()];
+                    e.to = Some(file);
+                    out.push(e);
+                }
+                _ => rest.push(n.name.clone()),
+            }
+        }
+    }
+    if !imp.from || imp.star || !rest.is_empty() {
+        let mut e = edge(from, imp, module, Resolution::FirstParty);
+        e.names = rest;
+        match target {
+            Some(t) => e.to = Some(t),
+            None => e.reason = Some("namespace package (a folder without `__init__.py`)".into()),
+        }
+        out.push(e);
+    }
+}
+
+fn resolve_relative(layout: &Layout, from: &str, me: &ModuleName, imp: &Import, out: &mut Vec<ImportEdge>) {
+    let dots = ".".repeat(imp.level as usize);
+    let written = format!("{dots}{}", imp.module);
+    // The package the file belongs to, as dotted parts.
+    let mut package: Vec<&str> = if me.name.is_empty() { Vec::new() } else { me.name.split('.').collect() };
+    if !me.is_package {
+        package.pop();
+    }
+    let up = imp.level as usize - 1;
+    if package.is_empty() || up >= package.len() {
+        let mut e = edge(from, imp, written, Resolution::Unresolved);
+        e.reason = Some(if package.is_empty() {
+            "relative import outside a package".into()
+        } else {
+            "relative import goes above the top-level package".into()
+        });
+        out.push(e);
+        return;
+    }
+    package.truncate(package.len() - up);
+    let base_pkg = package.join(".");
+    let absolute = match (base_pkg.is_empty(), imp.module.is_empty()) {
+        (_, true) => base_pkg.clone(),
+        (true, false) => imp.module.clone(),
+        (false, false) => format!("{base_pkg}.{}", imp.module),
+    };
+    let base_dir = join(&me.root, &package.join("/"));
+    let base_dir = base_dir.trim_matches('/').to_string();
+    let target = layout.module_file(&base_dir, &imp.module);
+    let namespace = target.is_none() && layout.is_namespace_dir(&base_dir, &imp.module);
+    if target.is_none() && !namespace {
+        let mut e = edge(from, imp, absolute, Resolution::Unresolved);
+        e.reason = Some(format!("no module `{written}` relative to `{from}`"));
+        out.push(e);
+        return;
+    }
+    // Submodules named in `from . import x` live under the base folder.
+    let mut shifted = imp.clone();
+    shifted.level = 0;
+    let root_base = me.root.clone();
+    let full = Import { module: absolute.clone(), ..shifted };
+    push_targets(layout, &root_base, from, &full, absolute, target, out);
+}

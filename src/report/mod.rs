@@ -1,0 +1,317 @@
+//! The report: one model, several writers.
+//!
+//! [`Report`] is the JSON schema (`schema/report.schema.json` describes it
+//! for other programs); the Markdown, DOT and Mermaid writers render the
+//! same value, so what a person reads and what a program reads cannot
+//! drift apart. Every list is sorted by path and line, so the same input
+//! gives byte-identical output whatever the thread count.
+
+pub mod dot;
+pub mod markdown;
+pub mod mermaid;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::graph::modgraph::{self, Cycle};
+use crate::graph::tables;
+use crate::graph::{ImportEdge, Program, Resolution};
+use crate::scan::facts::{ScopeKind, Severity};
+use crate::scan::{SkippedDir, Status};
+
+/// Bumped on every change to the JSON shape that could break a reader:
+/// a removed or renamed field, or a changed meaning. New fields do not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    /// The analysed folder as given on the command line.
+    pub root: String,
+    pub summary: Summary,
+    /// Import roots (folders on `sys.path`), `.` for the analysed folder.
+    pub roots: Vec<String>,
+    pub files: Vec<FileEntry>,
+    /// Folders the scan did not enter, with the reason.
+    pub skipped_dirs: Vec<SkippedDir>,
+    pub modules: Vec<ModuleEntry>,
+    pub imports: Vec<ImportEdge>,
+    pub third_party: Vec<ThirdParty>,
+    pub cycles: Vec<Cycle>,
+    pub diagnostics: Vec<DiagnosticEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub analyzed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub lines: u64,
+    pub modules: usize,
+    pub first_party_edges: usize,
+    pub stdlib_modules: usize,
+    pub third_party_packages: usize,
+    pub unresolved_imports: usize,
+    pub cycles: usize,
+    pub diagnostics: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModuleEntry {
+    pub name: String,
+    pub path: String,
+    pub is_package: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    pub fan_in: usize,
+    pub fan_out: usize,
+    pub definitions: Vec<Definition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Definition {
+    pub name: String,
+    /// `function`, `async_function` or `class`.
+    pub kind: &'static str,
+    pub line: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decorators: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThirdParty {
+    /// The import name it is grouped under (`sentry_sdk`, `google.cloud.storage`).
+    pub package: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<String>,
+    /// What it is for, from the shipped catalogue; `other` when unknown.
+    pub category: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
+    /// Files importing it.
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiagnosticEntry {
+    pub path: String,
+    pub line: u32,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Report {
+    pub fn build(root: &str, program: &Program, skipped_dirs: Vec<SkippedDir>) -> Report {
+        let graph = modgraph::build(program);
+        let mut summary = Summary::default();
+        let mut files = Vec::new();
+        let mut modules = Vec::new();
+        let mut diagnostics = Vec::new();
+        for f in &program.files {
+            summary.files += 1;
+            match f.status {
+                Status::Analyzed => summary.analyzed += 1,
+                Status::Skipped => summary.skipped += 1,
+                Status::Failed => summary.failed += 1,
+            }
+            let lines = f.facts.as_ref().map(|x| x.lines);
+            summary.lines += u64::from(lines.unwrap_or(0));
+            files.push(FileEntry {
+                path: f.path.clone(),
+                status: f.status,
+                reason: f.reason.clone(),
+                module: f.module.as_ref().map(|m| m.name.clone()),
+                lines,
+            });
+            let (Some(facts), Some(m)) = (&f.facts, &f.module) else { continue };
+            for d in &facts.diagnostics {
+                diagnostics.push(DiagnosticEntry {
+                    path: f.path.clone(),
+                    line: d.line,
+                    severity: d.severity,
+                    message: d.message.clone(),
+                });
+            }
+            let definitions = facts
+                .scopes
+                .iter()
+                .filter(|s| s.parent == Some(0))
+                .map(|s| Definition {
+                    name: s.name.clone(),
+                    kind: match (s.kind, s.is_async) {
+                        (ScopeKind::Class, _) => "class",
+                        (_, true) => "async_function",
+                        _ => "function",
+                    },
+                    line: s.line,
+                    bases: s.bases.iter().map(render_expr).collect(),
+                    decorators: s.decorators.iter().map(render_expr).collect(),
+                    conditional: s.conditional,
+                })
+                .collect();
+            modules.push(ModuleEntry {
+                name: m.name.clone(),
+                path: f.path.clone(),
+                is_package: m.is_package,
+                doc: facts.doc.clone(),
+                fan_in: graph.fan_in.get(&f.path).copied().unwrap_or(0),
+                fan_out: graph.fan_out.get(&f.path).copied().unwrap_or(0),
+                definitions,
+                all: facts.all.clone(),
+            });
+        }
+
+        let mut third: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut stdlib = std::collections::BTreeSet::new();
+        for e in &program.imports {
+            match e.resolution {
+                Resolution::ThirdParty => {
+                    let users = third.entry(e.package.clone().unwrap_or_default()).or_default();
+                    if users.last() != Some(&e.from) {
+                        users.push(e.from.clone());
+                    }
+                }
+                Resolution::Stdlib => {
+                    stdlib.insert(e.package.clone().unwrap_or_default());
+                }
+                Resolution::Unresolved => summary.unresolved_imports += 1,
+                Resolution::FirstParty => {}
+            }
+        }
+        let third_party: Vec<ThirdParty> = third
+            .into_iter()
+            .map(|(package, mut used_by)| {
+                used_by.sort();
+                used_by.dedup();
+                let info = tables::package_info(&package);
+                ThirdParty {
+                    distribution: info.map(|i| i.distribution.to_string()),
+                    category: info.map_or("other", |i| i.category).to_string(),
+                    description: info.map(|i| i.description.to_string()),
+                    docs: info.map(|i| i.docs.to_string()),
+                    package,
+                    used_by,
+                }
+            })
+            .collect();
+
+        summary.modules = modules.len();
+        summary.first_party_edges = graph.edges.len();
+        summary.stdlib_modules = stdlib.len();
+        summary.third_party_packages = third_party.len();
+        summary.cycles = graph.cycles.len();
+        summary.diagnostics = diagnostics.len();
+
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool { name: "explore", version: env!("CARGO_PKG_VERSION") },
+            root: root.to_string(),
+            summary,
+            roots: program
+                .layout
+                .roots
+                .iter()
+                .map(|r| if r.is_empty() { ".".to_string() } else { r.clone() })
+                .collect(),
+            files,
+            skipped_dirs,
+            modules,
+            imports: program.imports.clone(),
+            third_party,
+            cycles: graph.cycles,
+            diagnostics,
+        }
+    }
+}
+
+/// Source-like text of an expression, for display.
+pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
+    use crate::scan::facts::{Expr, FPart};
+    match e {
+        Expr::Name(n) => n.clone(),
+        Expr::Attr(b, a) => format!("{}.{a}", render_expr(b)),
+        Expr::Str(s) => format!("{s:?}"),
+        Expr::FStr(parts) => {
+            let inner: String = parts
+                .iter()
+                .map(|p| match p {
+                    FPart::Lit(l) => l.clone(),
+                    FPart::Hole(h) => format!("{{{}}}", render_expr(h)),
+                })
+                .collect();
+            format!("f{inner:?}")
+        }
+        Expr::Num(n) => n.clone(),
+        Expr::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Expr::None => "None".into(),
+        Expr::Call(c) => {
+            let mut args: Vec<String> = c.args.iter().map(render_expr).collect();
+            args.extend(c.kwargs.iter().map(|k| match &k.name {
+                Some(n) => format!("{n}={}", render_expr(&k.value)),
+                None => format!("**{}", render_expr(&k.value)),
+            }));
+            format!("{}({})", render_expr(&c.func), args.join(", "))
+        }
+        Expr::List(v) => format!("[{}]", v.iter().map(render_expr).collect::<Vec<_>>().join(", ")),
+        Expr::Tuple(v) => format!("({})", v.iter().map(render_expr).collect::<Vec<_>>().join(", ")),
+        Expr::Set(v) => format!("{{{}}}", v.iter().map(render_expr).collect::<Vec<_>>().join(", ")),
+        Expr::Dict(pairs) => format!(
+            "{{{}}}",
+            pairs
+                .iter()
+                .map(|(k, v)| match k {
+                    Expr::DoubleStarred(inner) => format!("**{}", render_expr(inner)),
+                    _ => format!("{}: {}", render_expr(k), render_expr(v)),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Expr::Subscript(b, s) => {
+            format!("{}[{}]", render_expr(b), s.iter().map(render_expr).collect::<Vec<_>>().join(", "))
+        }
+        Expr::BinOp(l, op, r) => {
+            let op = match op {
+                crate::scan::facts::BinOp::Add => "+",
+                crate::scan::facts::BinOp::Mod => "%",
+                crate::scan::facts::BinOp::BitOr => "|",
+                crate::scan::facts::BinOp::Other => "?",
+            };
+            format!("{} {op} {}", render_expr(l), render_expr(r))
+        }
+        Expr::Starred(x) => format!("*{}", render_expr(x)),
+        Expr::DoubleStarred(x) => format!("**{}", render_expr(x)),
+        Expr::Await(x) => format!("await {}", render_expr(x)),
+        Expr::Comprehension(x) => format!("({} for ...)", render_expr(x)),
+        Expr::Lambda => "lambda ...".into(),
+        Expr::Other(k) => format!("<{k}>"),
+    }
+}

@@ -1,0 +1,150 @@
+//! Walking a repository for Python files.
+
+use std::path::{Path, PathBuf};
+
+use ignore::WalkBuilder;
+use ignore::overrides::OverrideBuilder;
+
+/// How to walk.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverOptions {
+    /// Do not honour `.gitignore`, `.ignore` and the built-in directory
+    /// skips (virtualenvs, `node_modules`, caches).
+    pub no_ignore: bool,
+    /// Globs, relative to the root, whose files are reported as skipped.
+    pub exclude: Vec<String>,
+    pub follow_links: bool,
+}
+
+/// A Python file found by the walk.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Relative to the analysed root, `/`-separated.
+    pub rel: String,
+    pub abs: PathBuf,
+    /// Set when the file matched `--exclude`.
+    pub excluded: Option<String>,
+}
+
+/// A directory the walk did not enter, and why.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct SkippedDir {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<SourceFile>,
+    pub skipped_dirs: Vec<SkippedDir>,
+}
+
+/// Directory names never worth analysing: environments, caches, vendored
+/// JavaScript. Their files are not part of the project's own code.
+const SKIP_DIRS: &[(&str, &str)] = &[
+    (".venv", "virtualenv"),
+    ("venv", "virtualenv"),
+    ("site-packages", "installed packages"),
+    ("node_modules", "JavaScript dependencies"),
+    ("__pycache__", "bytecode cache"),
+    (".tox", "tox environments"),
+    (".nox", "nox environments"),
+    (".mypy_cache", "mypy cache"),
+    (".pytest_cache", "pytest cache"),
+];
+
+pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignore::Error> {
+    let mut overrides = OverrideBuilder::new(root);
+    for glob in &opts.exclude {
+        overrides.add(glob)?;
+    }
+    let excludes = overrides.build()?;
+
+    let skipped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let no_ignore = opts.no_ignore;
+    let root_buf = root.to_path_buf();
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .standard_filters(!no_ignore)
+        .hidden(!no_ignore)
+        .follow_links(opts.follow_links)
+        .require_git(false)
+        .sort_by_file_name(|a, b| a.cmp(b));
+    let skipped_ref = std::sync::Arc::clone(&skipped);
+    builder.filter_entry(move |entry| {
+        if no_ignore || !entry.file_type().is_some_and(|t| t.is_dir()) || entry.depth() == 0 {
+            return true;
+        }
+        let name = entry.file_name().to_string_lossy();
+        let reason = SKIP_DIRS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, r)| *r)
+            .or_else(|| entry.path().join("pyvenv.cfg").is_file().then_some("virtualenv"));
+        match reason {
+            Some(reason) => {
+                let rel = relative(&root_buf, entry.path());
+                skipped_ref
+                    .lock()
+                    .expect("no panics while holding the lock")
+                    .push(SkippedDir { path: rel, reason: reason.to_string() });
+                false
+            }
+            None => true,
+        }
+    });
+
+    let mut files = Vec::new();
+    for entry in builder.build() {
+        let entry = match entry {
+            Ok(e) => e,
+            // Unreadable directories and broken links: the walk goes on.
+            Err(_) => continue,
+        };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        let is_py = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e == "py" || e == "pyi");
+        if !is_py {
+            continue;
+        }
+        let rel = relative(root, path);
+        let excluded = excluded_by(&excludes, root, path);
+        files.push(SourceFile { rel, abs: path.to_path_buf(), excluded });
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut skipped_dirs = std::mem::take(&mut *skipped.lock().expect("no panics while holding the lock"));
+    skipped_dirs.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Discovered { files, skipped_dirs })
+}
+
+/// `path` relative to `root`, `/`-separated.
+pub fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("/")
+}
+
+/// Which `--exclude` glob, if any, covers `path` or one of its folders.
+fn excluded_by(excludes: &ignore::overrides::Override, root: &Path, path: &Path) -> Option<String> {
+    if excludes.is_empty() {
+        return None;
+    }
+    let mut cur = Some(path);
+    let mut is_dir = false;
+    while let Some(p) = cur {
+        if p == root {
+            break;
+        }
+        if excludes.matched(p, is_dir).is_whitelist() {
+            return Some("excluded by --exclude".to_string());
+        }
+        cur = p.parent();
+        is_dir = true;
+    }
+    None
+}

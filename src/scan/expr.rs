@@ -1,0 +1,349 @@
+//! Turning expression nodes into [`Expr`] values.
+//!
+//! Expressions are the one place the extractor recurses, so the recursion is
+//! bounded twice: by depth and by the number of nodes converted for one
+//! top-level expression. Whatever lies past either bound becomes
+//! [`Expr::Other`], which keeps a pathological file (a 10,000-deep nested
+//! expression, a megabyte literal) from costing stack or memory.
+
+use tree_sitter::Node;
+
+use super::facts::{BinOp, Call, Expr, FPart, Keyword};
+
+const MAX_DEPTH: u32 = 24;
+const MAX_NODES: u32 = 400;
+/// Literal strings longer than this are cut; keys, paths and names are short.
+const MAX_STR: usize = 300;
+
+pub(crate) struct Converter<'a> {
+    src: &'a [u8],
+    budget: u32,
+}
+
+impl<'a> Converter<'a> {
+    pub(crate) fn new(src: &'a [u8]) -> Self {
+        Converter { src, budget: MAX_NODES }
+    }
+
+    pub(crate) fn text(&self, node: Node) -> &'a str {
+        node_text(self.src, node)
+    }
+
+    /// Converts `node` with a fresh node budget.
+    pub(crate) fn expr(&mut self, node: Node) -> Expr {
+        self.budget = MAX_NODES;
+        self.convert(node, 0)
+    }
+
+    /// Converts a call node with a fresh node budget.
+    pub(crate) fn call(&mut self, node: Node) -> Call {
+        self.budget = MAX_NODES;
+        self.convert_call(node, 0)
+    }
+
+    fn convert(&mut self, node: Node, depth: u32) -> Expr {
+        if depth > MAX_DEPTH || self.budget == 0 {
+            return Expr::Other(node.kind().to_string());
+        }
+        self.budget -= 1;
+        let d = depth + 1;
+        match node.kind() {
+            "identifier" => Expr::Name(self.text(node).to_string()),
+            "attribute" => {
+                let (Some(obj), Some(attr)) = (
+                    node.child_by_field_name("object"),
+                    node.child_by_field_name("attribute"),
+                ) else {
+                    return Expr::Other("attribute".into());
+                };
+                Expr::Attr(Box::new(self.convert(obj, d)), self.text(attr).to_string())
+            }
+            "string" => self.string(node, d),
+            "concatenated_string" => {
+                let parts: Vec<Expr> = named_children(node)
+                    .into_iter()
+                    .map(|c| self.convert(c, d))
+                    .collect();
+                join_strings(parts)
+            }
+            "integer" | "float" => Expr::Num(self.text(node).to_string()),
+            "true" => Expr::Bool(true),
+            "false" => Expr::Bool(false),
+            "none" => Expr::None,
+            "call" => Expr::Call(Box::new(self.convert_call(node, d))),
+            "list" | "expression_list" | "pattern_list" | "tuple_pattern" | "list_pattern" => {
+                let items = self.items(node, d);
+                if node.kind() == "list" || node.kind() == "list_pattern" {
+                    Expr::List(items)
+                } else {
+                    Expr::Tuple(items)
+                }
+            }
+            "tuple" => Expr::Tuple(self.items(node, d)),
+            "set" => Expr::Set(self.items(node, d)),
+            "dictionary" => {
+                let mut pairs = Vec::new();
+                for c in named_children(node) {
+                    match c.kind() {
+                        "pair" => {
+                            let k = c
+                                .child_by_field_name("key")
+                                .map_or(Expr::Other("pair".into()), |k| self.convert(k, d));
+                            let v = c
+                                .child_by_field_name("value")
+                                .map_or(Expr::Other("pair".into()), |v| self.convert(v, d));
+                            pairs.push((k, v));
+                        }
+                        "dictionary_splat" => {
+                            let inner = first_named(c).map_or(Expr::None, |x| self.convert(x, d));
+                            pairs.push((Expr::DoubleStarred(Box::new(inner)), Expr::None));
+                        }
+                        "comment" => {}
+                        other => pairs.push((Expr::Other(other.into()), Expr::None)),
+                    }
+                }
+                Expr::Dict(pairs)
+            }
+            "subscript" => {
+                let value = node
+                    .child_by_field_name("value")
+                    .map_or(Expr::Other("subscript".into()), |v| self.convert(v, d));
+                let mut cursor = node.walk();
+                let subs: Vec<Expr> = node
+                    .children_by_field_name("subscript", &mut cursor)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|s| self.convert(s, d))
+                    .collect();
+                Expr::Subscript(Box::new(value), subs)
+            }
+            "generic_type" => {
+                // `list[int]` in annotations parses as a type node in some positions.
+                let kids = named_children(node);
+                let base = kids.first().map_or(Expr::Other("generic_type".into()), |b| self.convert(*b, d));
+                let args = kids
+                    .iter()
+                    .skip(1)
+                    .flat_map(|a| named_children(*a))
+                    .map(|a| self.convert(a, d))
+                    .collect();
+                Expr::Subscript(Box::new(base), args)
+            }
+            "type" | "parenthesized_expression" | "expression_statement" => match first_named(node) {
+                Some(inner) => self.convert(inner, d),
+                None => Expr::Other(node.kind().into()),
+            },
+            "binary_operator" => {
+                let (Some(l), Some(r)) = (
+                    node.child_by_field_name("left"),
+                    node.child_by_field_name("right"),
+                ) else {
+                    return Expr::Other("binary_operator".into());
+                };
+                let op = match node.child_by_field_name("operator").map(|o| o.kind()) {
+                    Some("+") => BinOp::Add,
+                    Some("%") => BinOp::Mod,
+                    Some("|") => BinOp::BitOr,
+                    _ => BinOp::Other,
+                };
+                Expr::BinOp(Box::new(self.convert(l, d)), op, Box::new(self.convert(r, d)))
+            }
+            "unary_operator" => {
+                let text = self.text(node);
+                match node.child_by_field_name("argument") {
+                    Some(a) if matches!(a.kind(), "integer" | "float") => {
+                        Expr::Num(text.split_whitespace().collect())
+                    }
+                    _ => Expr::Other("unary_operator".into()),
+                }
+            }
+            "list_splat" | "list_splat_pattern" => {
+                let inner = first_named(node).map_or(Expr::None, |x| self.convert(x, d));
+                Expr::Starred(Box::new(inner))
+            }
+            "dictionary_splat" | "dictionary_splat_pattern" => {
+                let inner = first_named(node).map_or(Expr::None, |x| self.convert(x, d));
+                Expr::DoubleStarred(Box::new(inner))
+            }
+            "await" => {
+                let inner = first_named(node).map_or(Expr::None, |x| self.convert(x, d));
+                Expr::Await(Box::new(inner))
+            }
+            "generator_expression" | "list_comprehension" | "set_comprehension" => {
+                let body = node
+                    .child_by_field_name("body")
+                    .map_or(Expr::Other(node.kind().into()), |b| self.convert(b, d));
+                Expr::Comprehension(Box::new(body))
+            }
+            "lambda" => Expr::Lambda,
+            "keyword_argument" => {
+                // Only reached for malformed argument lists; keep the value.
+                node.child_by_field_name("value")
+                    .map_or(Expr::Other("keyword_argument".into()), |v| self.convert(v, d))
+            }
+            other => Expr::Other(other.to_string()),
+        }
+    }
+
+    fn items(&mut self, node: Node, d: u32) -> Vec<Expr> {
+        named_children(node)
+            .into_iter()
+            .filter(|c| c.kind() != "comment")
+            .map(|c| self.convert(c, d))
+            .collect()
+    }
+
+    fn convert_call(&mut self, node: Node, d: u32) -> Call {
+        let line = line_of(node);
+        let func = node
+            .child_by_field_name("function")
+            .map_or(Expr::Other("call".into()), |f| self.convert(f, d));
+        let mut args = Vec::new();
+        let mut kwargs = Vec::new();
+        if let Some(list) = node.child_by_field_name("arguments") {
+            if list.kind() == "generator_expression" {
+                args.push(self.convert(list, d));
+            } else {
+                for c in named_children(list) {
+                    match c.kind() {
+                        "keyword_argument" => {
+                            let name = c.child_by_field_name("name").map(|n| self.text(n).to_string());
+                            let value = c
+                                .child_by_field_name("value")
+                                .map_or(Expr::None, |v| self.convert(v, d));
+                            kwargs.push(Keyword { name, value });
+                        }
+                        "dictionary_splat" => {
+                            let value = first_named(c).map_or(Expr::None, |v| self.convert(v, d));
+                            kwargs.push(Keyword { name: None, value });
+                        }
+                        "comment" => {}
+                        _ => args.push(self.convert(c, d)),
+                    }
+                }
+            }
+        }
+        Call { line, func, args, kwargs }
+    }
+
+    fn string(&mut self, node: Node, d: u32) -> Expr {
+        let mut parts: Vec<FPart> = Vec::new();
+        let mut is_f = false;
+        for c in children(node) {
+            match c.kind() {
+                "string_start" => {
+                    let prefix = self.text(c).to_ascii_lowercase();
+                    is_f = prefix.contains('f');
+                    if prefix.contains('b') {
+                        return Expr::Other("bytes".into());
+                    }
+                }
+                "string_content" => push_lit(&mut parts, self.text(c)),
+                "escape_sequence" => push_lit(&mut parts, &unescape(self.text(c))),
+                "interpolation" => {
+                    let e = c
+                        .child_by_field_name("expression")
+                        .map_or(Expr::Other("interpolation".into()), |x| self.convert(x, d));
+                    parts.push(FPart::Hole(e));
+                }
+                _ => {}
+            }
+        }
+        if !is_f || parts.iter().all(|p| matches!(p, FPart::Lit(_))) {
+            let mut s: String = parts
+                .into_iter()
+                .map(|p| match p {
+                    FPart::Lit(l) => l,
+                    FPart::Hole(_) => String::new(),
+                })
+                .collect();
+            truncate(&mut s);
+            Expr::Str(s)
+        } else {
+            Expr::FStr(parts)
+        }
+    }
+}
+
+fn push_lit(parts: &mut Vec<FPart>, text: &str) {
+    if let Some(FPart::Lit(last)) = parts.last_mut() {
+        last.push_str(text);
+    } else {
+        parts.push(FPart::Lit(text.to_string()));
+    }
+}
+
+fn truncate(s: &mut String) {
+    if s.len() > MAX_STR {
+        let mut cut = MAX_STR;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+fn unescape(seq: &str) -> String {
+    match seq {
+        "\\n" => "\n".into(),
+        "\\t" => "\t".into(),
+        "\\\\" => "\\".into(),
+        "\\'" => "'".into(),
+        "\\\"" => "\"".into(),
+        "{{" => "{".into(),
+        "}}" => "}".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Adjacent literals `"a" "b"` and f-strings `f"{x}" "y"` joined into one.
+fn join_strings(parts: Vec<Expr>) -> Expr {
+    let mut out: Vec<FPart> = Vec::new();
+    for p in parts {
+        match p {
+            Expr::Str(s) => push_lit(&mut out, &s),
+            Expr::FStr(fs) => {
+                for f in fs {
+                    match f {
+                        FPart::Lit(l) => push_lit(&mut out, &l),
+                        hole => out.push(hole),
+                    }
+                }
+            }
+            other => return other,
+        }
+    }
+    if out.iter().all(|p| matches!(p, FPart::Lit(_))) {
+        let mut s: String = out
+            .into_iter()
+            .map(|p| if let FPart::Lit(l) = p { l } else { String::new() })
+            .collect();
+        truncate(&mut s);
+        Expr::Str(s)
+    } else {
+        Expr::FStr(out)
+    }
+}
+
+pub(crate) fn node_text<'a>(src: &'a [u8], node: Node) -> &'a str {
+    std::str::from_utf8(&src[node.byte_range()]).unwrap_or("")
+}
+
+pub(crate) fn line_of(node: Node) -> u32 {
+    node.start_position().row as u32 + 1
+}
+
+pub(crate) fn children(node: Node) -> Vec<Node> {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).collect()
+}
+
+pub(crate) fn named_children(node: Node) -> Vec<Node> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).collect()
+}
+
+pub(crate) fn first_named(node: Node) -> Option<Node> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).find(|c| c.kind() != "comment")
+}

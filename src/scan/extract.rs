@@ -1,0 +1,712 @@
+//! One pass over one syntax tree, producing [`FileFacts`].
+//!
+//! The walk is iterative (a tree cursor with an explicit frame stack), so no
+//! nesting depth in the source can overflow the stack; only expressions are
+//! converted recursively, and [`super::expr`] bounds that. Each node is
+//! visited once and dispatched on its kind: this is the whole per-file cost
+//! on top of parsing.
+
+use tree_sitter::{Node, Parser, TreeCursor};
+
+use super::expr::{Converter, children, first_named, line_of, named_children};
+use super::facts::{
+    Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword, Param,
+    ParamKind, Scope, ScopeKind, Severity, Stmt,
+};
+
+/// Parses `src` and extracts its facts. `parser` must already have the
+/// Python grammar set; it is reused across files by the caller.
+pub fn extract(parser: &mut Parser, src: &[u8]) -> FileFacts {
+    let Some(tree) = parser.parse(src, None) else {
+        return FileFacts {
+            diagnostics: vec![Diagnostic {
+                line: 1,
+                severity: Severity::Error,
+                message: "the parser gave up on this file".into(),
+            }],
+            ..FileFacts::default()
+        };
+    };
+    let root = tree.root_node();
+    let mut walker = Walker::new(src);
+    walker.facts.lines = line_count(src);
+    walker.facts.doc = docstring(&walker.conv, root);
+    walker.run(root.walk());
+    walker.finish()
+}
+
+fn line_count(src: &[u8]) -> u32 {
+    let n = src.iter().filter(|&&b| b == b'\n').count() as u32;
+    if src.last().is_some_and(|&b| b != b'\n') { n + 1 } else { n }
+}
+
+/// What entering a node pushed, to be undone when the walk leaves it.
+#[derive(Clone, Copy)]
+enum Frame {
+    None,
+    Scope { prev_scope: u32, prev_flags: Flags },
+    Flags(Flags),
+}
+
+#[derive(Clone, Copy, Default)]
+struct Flags {
+    conditional: bool,
+    type_checking: bool,
+    try_import: bool,
+    loop_line: Option<u32>,
+    loop_forever: bool,
+}
+
+struct Walker<'a> {
+    conv: Converter<'a>,
+    facts: FileFacts,
+    scope: u32,
+    flags: Flags,
+    /// Decorators read from a `decorated_definition`, waiting for its
+    /// function or class.
+    pending_decorators: Vec<Expr>,
+    /// Calls directly under `await`, by start byte, so the call is marked.
+    awaited: Vec<usize>,
+    errors: u32,
+}
+
+const MAX_DIAGNOSTICS: u32 = 20;
+
+impl<'a> Walker<'a> {
+    fn new(src: &'a [u8]) -> Self {
+        let module = Scope {
+            kind: ScopeKind::Module,
+            name: String::new(),
+            qualname: String::new(),
+            parent: None,
+            line: 1,
+            end_line: line_count(src),
+            is_async: false,
+            conditional: false,
+            doc: None,
+            decorators: Vec::new(),
+            params: Vec::new(),
+            returns: None,
+            bases: Vec::new(),
+            class_keywords: Vec::new(),
+            yields: Vec::new(),
+            stmts: Vec::new(),
+        };
+        Walker {
+            conv: Converter::new(src),
+            facts: FileFacts { scopes: vec![module], ..FileFacts::default() },
+            scope: 0,
+            flags: Flags::default(),
+            pending_decorators: Vec::new(),
+            awaited: Vec::new(),
+            errors: 0,
+        }
+    }
+
+    fn finish(self) -> FileFacts {
+        self.facts
+    }
+
+    fn run(&mut self, mut cursor: TreeCursor) {
+        let mut frames: Vec<Frame> = Vec::new();
+        'outer: loop {
+            let node = cursor.node();
+            let field = cursor.field_name();
+            let (frame, descend) = self.enter(node, field);
+            if descend && cursor.goto_first_child() {
+                frames.push(frame);
+                continue;
+            }
+            self.leave(frame);
+            loop {
+                if cursor.goto_next_sibling() {
+                    continue 'outer;
+                }
+                if !cursor.goto_parent() {
+                    break 'outer;
+                }
+                let frame = frames.pop().unwrap_or(Frame::None);
+                self.leave(frame);
+            }
+        }
+    }
+
+    fn leave(&mut self, frame: Frame) {
+        match frame {
+            Frame::None => {}
+            Frame::Scope { prev_scope, prev_flags } => {
+                self.scope = prev_scope;
+                self.flags = prev_flags;
+            }
+            Frame::Flags(prev) => self.flags = prev,
+        }
+    }
+
+    fn ctx(&self) -> Context {
+        Context {
+            conditional: self.flags.conditional,
+            loop_line: self.flags.loop_line,
+            loop_forever: self.flags.loop_forever,
+        }
+    }
+
+    fn push(&mut self, stmt: Stmt) {
+        self.facts.scopes[self.scope as usize].stmts.push(stmt);
+    }
+
+    fn set_flags(&mut self, f: impl FnOnce(&mut Flags)) -> Frame {
+        let prev = self.flags;
+        f(&mut self.flags);
+        Frame::Flags(prev)
+    }
+
+    fn enter(&mut self, node: Node, field: Option<&str>) -> (Frame, bool) {
+        if node.is_error() || node.is_missing() {
+            self.diagnose(node);
+            if node.is_missing() {
+                return (Frame::None, false);
+            }
+        }
+        match node.kind() {
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                self.import(node);
+                (Frame::None, false)
+            }
+            "decorated_definition" => {
+                self.pending_decorators = children(node)
+                    .into_iter()
+                    .filter(|c| c.kind() == "decorator")
+                    .filter_map(first_named)
+                    .map(|e| self.conv.expr(e))
+                    .collect();
+                (Frame::None, true)
+            }
+            // Decorators were read with their definition.
+            "decorator" => (Frame::None, false),
+            "function_definition" => (self.function(node), true),
+            "class_definition" => (self.class(node), true),
+            // Parts of a definition already read into its scope.
+            _ if matches!(
+                field,
+                Some("parameters" | "return_type" | "superclasses" | "type_parameters")
+            ) && node.parent().is_some_and(|p| {
+                matches!(p.kind(), "function_definition" | "class_definition")
+            }) =>
+            {
+                (Frame::None, false)
+            }
+            "call" => {
+                let call = self.conv.call(node);
+                let awaited = self.awaited.last() == Some(&node.start_byte());
+                let ctx = self.ctx();
+                self.push(Stmt::Call { call, awaited, ctx });
+                (Frame::None, true)
+            }
+            "await" => {
+                if let Some(inner) = first_named(node).filter(|n| n.kind() == "call") {
+                    self.awaited.push(inner.start_byte());
+                }
+                (Frame::None, true)
+            }
+            "assignment" | "augmented_assignment" => {
+                self.assignment(node);
+                (Frame::None, true)
+            }
+            "type_alias_statement" => {
+                let kids = named_children(node);
+                if let (Some(l), Some(r)) = (kids.first(), kids.last()) {
+                    let target = self.conv.expr(*l);
+                    let target = match target {
+                        Expr::Subscript(base, _) => *base,
+                        t => t,
+                    };
+                    let value = Some(self.conv.expr(*r));
+                    let ctx = self.ctx();
+                    self.push(Stmt::Assign {
+                        line: line_of(node),
+                        targets: vec![target],
+                        annotation: None,
+                        value,
+                        augmented: false,
+                        ctx,
+                    });
+                }
+                (Frame::None, false)
+            }
+            "with_item" => {
+                if let Some(v) = node.child_by_field_name("value")
+                    && v.kind() == "as_pattern"
+                {
+                    let kids = named_children(v);
+                    let alias = v.child_by_field_name("alias").and_then(first_named);
+                    if let (Some(value), Some(alias)) = (kids.first(), alias) {
+                        let value = Some(self.conv.expr(*value));
+                        let target = self.conv.expr(alias);
+                        let ctx = self.ctx();
+                        self.push(Stmt::Assign {
+                            line: line_of(node),
+                            targets: vec![target],
+                            annotation: None,
+                            value,
+                            augmented: false,
+                            ctx,
+                        });
+                    }
+                }
+                (Frame::None, true)
+            }
+            "return_statement" => {
+                let value = first_named(node).map(|v| self.conv.expr(v));
+                let ctx = self.ctx();
+                self.push(Stmt::Return { line: line_of(node), value, ctx });
+                (Frame::None, true)
+            }
+            "raise_statement" => {
+                let value = first_named(node).map(|v| self.conv.expr(v));
+                let ctx = self.ctx();
+                self.push(Stmt::Raise { line: line_of(node), value, ctx });
+                (Frame::None, true)
+            }
+            "yield" => {
+                let line = line_of(node);
+                let scope = &mut self.facts.scopes[self.scope as usize];
+                if scope.kind == ScopeKind::Function {
+                    scope.yields.push(line);
+                }
+                (Frame::None, true)
+            }
+            "for_statement" => {
+                if let (Some(l), Some(r)) =
+                    (node.child_by_field_name("left"), node.child_by_field_name("right"))
+                {
+                    let target = self.conv.expr(l);
+                    let iter = self.conv.expr(r);
+                    let ctx = self.ctx();
+                    self.push(Stmt::For { line: line_of(node), target, iter, ctx });
+                }
+                let line = line_of(node);
+                (
+                    self.set_flags(|f| {
+                        f.loop_line = Some(line);
+                        f.loop_forever = false;
+                    }),
+                    true,
+                )
+            }
+            "while_statement" => {
+                let forever = node
+                    .child_by_field_name("condition")
+                    .is_some_and(|c| matches!(self.conv.text(c), "True" | "1"));
+                let line = line_of(node);
+                (
+                    self.set_flags(|f| {
+                        f.loop_line = Some(line);
+                        f.loop_forever = forever;
+                    }),
+                    true,
+                )
+            }
+            "if_statement" => {
+                let tc = node
+                    .child_by_field_name("condition")
+                    .is_some_and(|c| is_type_checking(self.conv.text(c)));
+                if tc {
+                    (self.set_flags(|f| f.type_checking = true), true)
+                } else {
+                    (self.set_flags(|f| f.conditional = true), true)
+                }
+            }
+            // The `else` of `if TYPE_CHECKING:` runs at run time.
+            "else_clause" | "elif_clause" if self.flags.type_checking => (
+                self.set_flags(|f| {
+                    f.type_checking = false;
+                    f.conditional = true;
+                }),
+                true,
+            ),
+            "try_statement" => {
+                let optional = children(node).into_iter().any(|c| {
+                    c.kind() == "except_clause" && {
+                        let head = self.conv.text(c).lines().next().unwrap_or("");
+                        head.contains("ImportError") || head.contains("ModuleNotFoundError")
+                    }
+                });
+                if optional {
+                    (self.set_flags(|f| f.try_import = true), true)
+                } else {
+                    (Frame::None, true)
+                }
+            }
+            "except_clause" | "except_group_clause" | "case_clause" => {
+                (self.set_flags(|f| f.conditional = true), true)
+            }
+            "comparison_operator" => {
+                self.comparison(node);
+                (Frame::None, true)
+            }
+            "match_statement" => {
+                self.match_cases(node);
+                (Frame::None, true)
+            }
+            _ => (Frame::None, true),
+        }
+    }
+
+    fn diagnose(&mut self, node: Node) {
+        self.errors += 1;
+        if self.errors > MAX_DIAGNOSTICS {
+            return;
+        }
+        let line = line_of(node);
+        let message = if node.is_missing() {
+            format!("syntax error: missing `{}`", node.kind())
+        } else {
+            let snippet: String = self
+                .conv
+                .text(node)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect();
+            let construct = construct_hint(&snippet);
+            format!("syntax error: could not parse `{}`{construct}", snippet.trim())
+        };
+        self.facts.diagnostics.push(Diagnostic { line, severity: Severity::Warning, message });
+    }
+
+    fn import(&mut self, node: Node) {
+        let line = line_of(node);
+        let kind = if self.flags.type_checking {
+            ImportKind::TypeChecking
+        } else if self.facts.scopes[self.scope as usize].kind == ScopeKind::Function {
+            ImportKind::Function
+        } else if self.flags.try_import {
+            ImportKind::TryExcept
+        } else {
+            ImportKind::TopLevel
+        };
+        let conditional = self.flags.conditional;
+        let scope = self.scope;
+        let base = Import {
+            line,
+            kind,
+            conditional,
+            level: 0,
+            module: String::new(),
+            names: Vec::new(),
+            alias: None,
+            from: false,
+            star: false,
+            scope,
+        };
+        match node.kind() {
+            "import_statement" => {
+                for c in named_children(node) {
+                    let (name, alias) = self.dotted_and_alias(c);
+                    if name.is_empty() {
+                        continue;
+                    }
+                    self.facts.imports.push(Import { module: name, alias, ..base.clone() });
+                }
+            }
+            _ => {
+                let mut imp = Import { from: true, ..base };
+                if node.kind() == "future_import_statement" {
+                    imp.module = "__future__".into();
+                }
+                let module_node = node.child_by_field_name("module_name");
+                if let Some(m) = module_node {
+                    if m.kind() == "relative_import" {
+                        for c in children(m) {
+                            match c.kind() {
+                                "import_prefix" => imp.level = self.conv.text(c).trim().len() as u32,
+                                "dotted_name" => imp.module = dotted(self.conv.text(c)),
+                                _ => {}
+                            }
+                        }
+                    } else {
+                        imp.module = dotted(self.conv.text(m));
+                    }
+                }
+                for c in named_children(node) {
+                    if Some(c) == module_node {
+                        continue;
+                    }
+                    match c.kind() {
+                        "wildcard_import" => imp.star = true,
+                        "dotted_name" | "aliased_import" => {
+                            let (name, alias) = self.dotted_and_alias(c);
+                            if !name.is_empty() {
+                                imp.names.push(ImportedName { name, alias });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                self.facts.imports.push(imp);
+            }
+        }
+    }
+
+    fn dotted_and_alias(&self, node: Node) -> (String, Option<String>) {
+        match node.kind() {
+            "aliased_import" => {
+                let name = node.child_by_field_name("name").map(|n| dotted(self.conv.text(n)));
+                let alias = node.child_by_field_name("alias").map(|a| self.conv.text(a).to_string());
+                (name.unwrap_or_default(), alias)
+            }
+            "dotted_name" => (dotted(self.conv.text(node)), None),
+            _ => (String::new(), None),
+        }
+    }
+
+    fn function(&mut self, node: Node) -> Frame {
+        let name = node
+            .child_by_field_name("name")
+            .map(|n| self.conv.text(n).to_string())
+            .unwrap_or_default();
+        let is_async = children(node).first().is_some_and(|c| c.kind() == "async");
+        let params = node
+            .child_by_field_name("parameters")
+            .map(|p| self.params(p))
+            .unwrap_or_default();
+        let returns = node.child_by_field_name("return_type").map(|r| self.conv.expr(r));
+        let doc = node.child_by_field_name("body").and_then(|b| docstring(&self.conv, b));
+        let mut scope = self.new_scope(node, ScopeKind::Function, name, doc);
+        scope.is_async = is_async;
+        scope.params = params;
+        scope.returns = returns;
+        self.open_scope(scope)
+    }
+
+    fn class(&mut self, node: Node) -> Frame {
+        let name = node
+            .child_by_field_name("name")
+            .map(|n| self.conv.text(n).to_string())
+            .unwrap_or_default();
+        let mut bases = Vec::new();
+        let mut keywords = Vec::new();
+        if let Some(sup) = node.child_by_field_name("superclasses") {
+            for c in named_children(sup) {
+                match c.kind() {
+                    "keyword_argument" => {
+                        let name = c.child_by_field_name("name").map(|n| self.conv.text(n).to_string());
+                        let value = c
+                            .child_by_field_name("value")
+                            .map_or(Expr::None, |v| self.conv.expr(v));
+                        keywords.push(Keyword { name, value });
+                    }
+                    "comment" => {}
+                    _ => bases.push(self.conv.expr(c)),
+                }
+            }
+        }
+        let doc = node.child_by_field_name("body").and_then(|b| docstring(&self.conv, b));
+        let mut scope = self.new_scope(node, ScopeKind::Class, name, doc);
+        scope.bases = bases;
+        scope.class_keywords = keywords;
+        self.open_scope(scope)
+    }
+
+    fn new_scope(&mut self, node: Node, kind: ScopeKind, name: String, doc: Option<String>) -> Scope {
+        let parent = &self.facts.scopes[self.scope as usize];
+        let qualname = if parent.qualname.is_empty() {
+            name.clone()
+        } else {
+            format!("{}.{}", parent.qualname, name)
+        };
+        Scope {
+            kind,
+            name,
+            qualname,
+            parent: Some(self.scope),
+            line: line_of(node),
+            end_line: node.end_position().row as u32 + 1,
+            is_async: false,
+            conditional: self.flags.conditional || self.flags.try_import || self.flags.type_checking,
+            doc,
+            decorators: std::mem::take(&mut self.pending_decorators),
+            params: Vec::new(),
+            returns: None,
+            bases: Vec::new(),
+            class_keywords: Vec::new(),
+            yields: Vec::new(),
+            stmts: Vec::new(),
+        }
+    }
+
+    fn open_scope(&mut self, scope: Scope) -> Frame {
+        let frame = Frame::Scope { prev_scope: self.scope, prev_flags: self.flags };
+        self.facts.scopes.push(scope);
+        self.scope = self.facts.scopes.len() as u32 - 1;
+        // Loops and conditions of the enclosing scope do not describe the
+        // statements of a nested definition.
+        self.flags = Flags {
+            type_checking: self.flags.type_checking,
+            ..Flags::default()
+        };
+        frame
+    }
+
+    fn params(&mut self, node: Node) -> Vec<Param> {
+        let mut out = Vec::new();
+        let mut keyword_only = false;
+        for c in named_children(node) {
+            let mut annotation = None;
+            let mut default = None;
+            let (name_node, kind) = match c.kind() {
+                "identifier" => (Some(c), ParamKind::Normal),
+                "typed_parameter" => {
+                    annotation = c.child_by_field_name("type").map(|t| self.conv.expr(t));
+                    let inner = first_named(c);
+                    match inner.map(|i| i.kind()) {
+                        Some("list_splat_pattern") => (inner.and_then(first_named), ParamKind::VarArgs),
+                        Some("dictionary_splat_pattern") => {
+                            (inner.and_then(first_named), ParamKind::VarKeywords)
+                        }
+                        _ => (inner, ParamKind::Normal),
+                    }
+                }
+                "default_parameter" | "typed_default_parameter" => {
+                    annotation = c.child_by_field_name("type").map(|t| self.conv.expr(t));
+                    default = c.child_by_field_name("value").map(|v| self.conv.expr(v));
+                    (c.child_by_field_name("name"), ParamKind::Normal)
+                }
+                "list_splat_pattern" => (first_named(c), ParamKind::VarArgs),
+                "dictionary_splat_pattern" => (first_named(c), ParamKind::VarKeywords),
+                "keyword_separator" => {
+                    keyword_only = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            let Some(name_node) = name_node else { continue };
+            let kind = match kind {
+                ParamKind::Normal if keyword_only => ParamKind::KeywordOnly,
+                ParamKind::VarArgs => {
+                    keyword_only = true;
+                    ParamKind::VarArgs
+                }
+                k => k,
+            };
+            out.push(Param { name: self.conv.text(name_node).to_string(), kind, annotation, default });
+        }
+        out
+    }
+
+    fn assignment(&mut self, node: Node) {
+        // `a = b = c` nests: the right side of the outer assignment is
+        // another assignment; collect every target and the final value.
+        let augmented = node.kind() == "augmented_assignment";
+        let mut targets = Vec::new();
+        let mut annotation = None;
+        let mut cur = node;
+        let value = loop {
+            if let Some(l) = cur.child_by_field_name("left") {
+                targets.push(self.conv.expr(l));
+            }
+            if annotation.is_none() {
+                annotation = cur.child_by_field_name("type").map(|t| self.conv.expr(t));
+            }
+            match cur.child_by_field_name("right") {
+                Some(r) if r.kind() == "assignment" => cur = r,
+                Some(r) => break Some(self.conv.expr(r)),
+                None => break None,
+            }
+        };
+        // A chained assignment's inner node is visited again by the walk;
+        // only the outermost one records.
+        if node.parent().is_some_and(|p| p.kind() == "assignment") {
+            return;
+        }
+        if self.scope == 0
+            && !augmented
+            && targets.iter().any(|t| matches!(t, Expr::Name(n) if n == "__all__"))
+            && let Some(items) = value.as_ref().and_then(|v| v.elements())
+        {
+            self.facts.all = Some(items.iter().filter_map(|e| e.as_str().map(String::from)).collect());
+        }
+        let ctx = self.ctx();
+        self.push(Stmt::Assign { line: line_of(node), targets, annotation, value, augmented, ctx });
+    }
+
+    fn comparison(&mut self, node: Node) {
+        let kids = children(node);
+        // `a == b`, `a in (..)`: operand, operator, operand.
+        if kids.len() != 3 || !matches!(kids[1].kind(), "==" | "in" | "!=") {
+            return;
+        }
+        let left = self.conv.expr(kids[0]);
+        let right = self.conv.expr(kids[2]);
+        let ctx = self.ctx();
+        self.push(Stmt::Compare { line: line_of(node), left, right, ctx });
+    }
+
+    fn match_cases(&mut self, node: Node) {
+        let Some(subject) = node.child_by_field_name("subject") else { return };
+        let subject = self.conv.expr(subject);
+        let Some(body) = node.child_by_field_name("body") else { return };
+        for case in named_children(body).into_iter().filter(|c| c.kind() == "case_clause") {
+            for pat in named_children(case).into_iter().filter(|c| c.kind() == "case_pattern") {
+                let Some(lit) = first_named(pat) else { continue };
+                let right = match lit.kind() {
+                    "string" | "dotted_name" => {
+                        if lit.kind() == "string" {
+                            self.conv.expr(lit)
+                        } else {
+                            Expr::Name(self.conv.text(lit).to_string())
+                        }
+                    }
+                    _ => continue,
+                };
+                let ctx = self.ctx();
+                self.push(Stmt::Compare { line: line_of(pat), left: subject.clone(), right, ctx });
+            }
+        }
+    }
+}
+
+fn dotted(text: &str) -> String {
+    text.split('.').map(str::trim).collect::<Vec<_>>().join(".")
+}
+
+fn is_type_checking(cond: &str) -> bool {
+    let c = cond.trim();
+    c == "TYPE_CHECKING" || c.ends_with(".TYPE_CHECKING")
+}
+
+/// Names the modern construct an ERROR node most likely holds, so a
+/// diagnostic tells the reader why a valid file did not parse.
+fn construct_hint(snippet: &str) -> &'static str {
+    let s = snippet.trim_start();
+    if (s.starts_with("class ") || s.starts_with("def ")) && s.contains('[') && s.contains('=') {
+        " (a type parameter default, Python 3.13, which the grammar does not support)"
+    } else if s.starts_with("type ") {
+        " (a `type` alias statement)"
+    } else if s.starts_with("except") {
+        " (an `except` clause)"
+    } else {
+        ""
+    }
+}
+
+/// First line of the docstring opening `body` (a module or block), if any.
+fn docstring(conv: &Converter, body: Node) -> Option<String> {
+    let first = first_named(body)?;
+    if first.kind() != "expression_statement" {
+        return None;
+    }
+    let s = first_named(first)?;
+    if s.kind() != "string" {
+        return None;
+    }
+    let text = conv.text(s);
+    let inner = text.trim_start_matches(|c: char| c.is_ascii_alphabetic()).trim_matches(|c| c == '"' || c == '\'');
+    inner
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(160).collect())
+}

@@ -1,0 +1,349 @@
+//! The facts extracted from one Python file.
+//!
+//! Everything here is plain serde data computed from a file's path and bytes
+//! alone: no syntax tree, no knowledge of other files. That is what lets the
+//! extraction run on any rayon thread, be cached by content hash, or be done
+//! by a Redis worker on another machine. Linking files together (import
+//! resolution, routers across modules, task names) happens later, in
+//! `graph`, from these facts.
+//!
+//! The model is a small outline of the module: its imports, one [`Scope`] per
+//! module, class and function, and inside each scope the statements an
+//! analysis needs (assignments, calls, returns, loops, comparisons), with
+//! expressions kept as a bounded [`Expr`] tree.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
+/// an older build are never read back.
+pub const FACTS_VERSION: u32 = 1;
+
+/// What one file yielded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileFacts {
+    /// Number of lines in the file.
+    pub lines: u32,
+    /// First line of the module docstring, if any.
+    pub doc: Option<String>,
+    pub imports: Vec<Import>,
+    /// Scope 0 is the module itself; the others are classes and functions in
+    /// source order, each naming its parent.
+    pub scopes: Vec<Scope>,
+    /// The literal value of `__all__`, when the module assigns one.
+    pub all: Option<Vec<String>>,
+    /// Places where the parser had to recover, and constructs it could not
+    /// read; the rest of the file is still analysed.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    /// Executed when the module is imported.
+    TopLevel,
+    /// Inside a function body: executed only when the function runs.
+    Function,
+    /// Under `if TYPE_CHECKING:`: never executed, seen by type checkers only.
+    TypeChecking,
+    /// Inside `try: ... except ImportError:`: optional at run time.
+    TryExcept,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Import {
+    pub line: u32,
+    pub kind: ImportKind,
+    /// Under an `if` other than `if TYPE_CHECKING:`.
+    pub conditional: bool,
+    /// Number of leading dots of a relative import; 0 for absolute imports.
+    pub level: u32,
+    /// The dotted module after `import` or `from` (may be empty for
+    /// `from . import x`).
+    pub module: String,
+    /// `from m import a as b, c`: `[(a, Some(b)), (c, None)]`. Empty for a
+    /// plain `import m`.
+    pub names: Vec<ImportedName>,
+    /// `import a.b as c`: `Some("c")`.
+    pub alias: Option<String>,
+    pub from: bool,
+    /// `from m import *`.
+    pub star: bool,
+    /// Index of the scope the import appears in.
+    pub scope: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImportedName {
+    pub name: String,
+    pub alias: Option<String>,
+}
+
+impl ImportedName {
+    /// The name the import binds in the importing scope.
+    pub fn bound(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    Module,
+    Class,
+    Function,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scope {
+    pub kind: ScopeKind,
+    pub name: String,
+    /// Dotted path inside the module, `Outer.method` or `factory.inner`.
+    pub qualname: String,
+    pub parent: Option<u32>,
+    pub line: u32,
+    pub end_line: u32,
+    pub is_async: bool,
+    /// Defined under an `if` or `try` rather than unconditionally.
+    pub conditional: bool,
+    pub doc: Option<String>,
+    pub decorators: Vec<Expr>,
+    /// Function parameters, in order.
+    pub params: Vec<Param>,
+    /// Return annotation of a function.
+    pub returns: Option<Expr>,
+    /// Positional base classes of a class.
+    pub bases: Vec<Expr>,
+    /// Keyword arguments of a class statement (`metaclass=`, `table=True`).
+    pub class_keywords: Vec<Keyword>,
+    /// Lines of `yield` expressions directly in this function: a generator.
+    pub yields: Vec<u32>,
+    pub stmts: Vec<Stmt>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    Normal,
+    /// `*args`
+    VarArgs,
+    /// After a bare `*` or `*args`.
+    KeywordOnly,
+    /// `**kwargs`
+    VarKeywords,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub annotation: Option<Expr>,
+    pub default: Option<Expr>,
+}
+
+/// Where a statement sits, for analyses that care about control flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    /// Under an `if`, `try` handler or `match` case.
+    pub conditional: bool,
+    /// Line of the innermost enclosing `for`/`while` in the same scope.
+    pub loop_line: Option<u32>,
+    /// The innermost enclosing loop is `while True` (or `while 1`).
+    pub loop_forever: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "stmt", rename_all = "snake_case")]
+pub enum Stmt {
+    /// `a = b = value`, `x: T = value`, `with value as a`, `type A = value`.
+    Assign {
+        line: u32,
+        targets: Vec<Expr>,
+        annotation: Option<Expr>,
+        value: Option<Expr>,
+        /// `+=` and friends.
+        augmented: bool,
+        ctx: Context,
+    },
+    /// A call anywhere in the scope's own code (nested calls are listed too).
+    Call {
+        call: Call,
+        awaited: bool,
+        ctx: Context,
+    },
+    Return {
+        line: u32,
+        value: Option<Expr>,
+        ctx: Context,
+    },
+    /// `for target in iter:`
+    For {
+        line: u32,
+        target: Expr,
+        iter: Expr,
+        ctx: Context,
+    },
+    /// `left == right` or `case right:` under `match left`.
+    Compare {
+        line: u32,
+        left: Expr,
+        right: Expr,
+        ctx: Context,
+    },
+    /// `raise value`
+    Raise {
+        line: u32,
+        value: Option<Expr>,
+        ctx: Context,
+    },
+}
+
+impl Stmt {
+    pub fn line(&self) -> u32 {
+        match self {
+            Stmt::Assign { line, .. }
+            | Stmt::Return { line, .. }
+            | Stmt::For { line, .. }
+            | Stmt::Compare { line, .. }
+            | Stmt::Raise { line, .. } => *line,
+            Stmt::Call { call, .. } => call.line,
+        }
+    }
+
+    pub fn ctx(&self) -> Context {
+        match self {
+            Stmt::Assign { ctx, .. }
+            | Stmt::Call { ctx, .. }
+            | Stmt::Return { ctx, .. }
+            | Stmt::For { ctx, .. }
+            | Stmt::Compare { ctx, .. }
+            | Stmt::Raise { ctx, .. } => *ctx,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Call {
+    pub line: u32,
+    pub func: Expr,
+    pub args: Vec<Expr>,
+    pub kwargs: Vec<Keyword>,
+}
+
+impl Call {
+    /// The keyword argument `name`, if given.
+    pub fn kwarg(&self, name: &str) -> Option<&Expr> {
+        self.kwargs
+            .iter()
+            .find(|k| k.name.as_deref() == Some(name))
+            .map(|k| &k.value)
+    }
+
+    /// Positional argument `index`, or else keyword argument `name`.
+    pub fn arg(&self, index: usize, name: &str) -> Option<&Expr> {
+        self.args
+            .get(index)
+            .filter(|a| !matches!(a, Expr::Starred(_) | Expr::DoubleStarred(_)))
+            .or_else(|| self.kwarg(name))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Keyword {
+    /// `None` for `**mapping`.
+    pub name: Option<String>,
+    pub value: Expr,
+}
+
+/// One part of an f-string.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum FPart {
+    Lit(String),
+    Hole(Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinOp {
+    Add,
+    Mod,
+    BitOr,
+    Other,
+}
+
+/// An expression, kept as far as an analysis can use it. Trees are bounded
+/// in depth and size; what is cut off or not modelled becomes
+/// [`Expr::Other`] with the syntax node's kind.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Expr {
+    Name(String),
+    Attr(Box<Expr>, String),
+    Str(String),
+    FStr(Vec<FPart>),
+    Num(String),
+    Bool(bool),
+    None,
+    Call(Box<Call>),
+    List(Vec<Expr>),
+    Tuple(Vec<Expr>),
+    Set(Vec<Expr>),
+    Dict(Vec<(Expr, Expr)>),
+    Subscript(Box<Expr>, Vec<Expr>),
+    BinOp(Box<Expr>, BinOp, Box<Expr>),
+    Starred(Box<Expr>),
+    DoubleStarred(Box<Expr>),
+    Await(Box<Expr>),
+    /// A generator expression or comprehension: its element expression.
+    Comprehension(Box<Expr>),
+    Lambda,
+    Other(String),
+}
+
+impl Expr {
+    /// `a.b.c` for a chain of names and attributes.
+    pub fn dotted(&self) -> Option<String> {
+        match self {
+            Expr::Name(n) => Some(n.clone()),
+            Expr::Attr(base, attr) => base.dotted().map(|b| format!("{b}.{attr}")),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Expr::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_call(&self) -> Option<&Call> {
+        match self {
+            Expr::Call(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Elements of a list, tuple or set literal.
+    pub fn elements(&self) -> Option<&[Expr]> {
+        match self {
+            Expr::List(v) | Expr::Tuple(v) | Expr::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The file was analysed, but part of it could not be read.
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Diagnostic {
+    pub line: u32,
+    pub severity: Severity,
+    pub message: String,
+}
