@@ -10,6 +10,7 @@ pub mod modgraph;
 pub mod resolve;
 pub mod symbols;
 pub mod tables;
+pub mod values;
 
 use std::collections::{HashMap, HashSet};
 

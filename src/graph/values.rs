@@ -1,0 +1,382 @@
+//! Folding expressions into strings: prefixes, task names, Redis keys.
+//!
+//! [`Program::eval_str`] follows names across modules and folds literals,
+//! f-strings, `+`, `%`, `.format(...)`, `"sep".join([...])` and small
+//! helper functions that return a string. A part that is only known at run
+//! time becomes a `{}` hole, so `f"job:{job_id}:progress"` and
+//! `"job:%s:progress" % jid` both read `job:{}:progress`. Nothing is
+//! guessed: a value that is not a string at all is [`StrValue::Dynamic`]
+//! with the reason.
+
+use serde::Serialize;
+
+use super::Program;
+use super::symbols::Target;
+use crate::report::render_expr;
+use crate::scan::facts::{BinOp, Expr, FPart, ScopeKind, Stmt};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StrValue {
+    /// Fully known.
+    Known {
+        value: String,
+        /// Set when the value rests on an assumption, such as the default
+        /// of a settings field that the environment may override.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Known around run-time parts, which read `{}`.
+    Pattern { value: String },
+    /// Not known statically.
+    Dynamic { reason: String },
+}
+
+impl StrValue {
+    pub fn known(s: impl Into<String>) -> Self {
+        StrValue::Known { value: s.into(), note: None }
+    }
+
+    fn dynamic(reason: impl Into<String>) -> Self {
+        StrValue::Dynamic { reason: reason.into() }
+    }
+
+    /// The literal text, with `{}` for holes; `None` when dynamic.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            StrValue::Known { value, .. } | StrValue::Pattern { value } => Some(value),
+            StrValue::Dynamic { .. } => None,
+        }
+    }
+
+    pub fn as_known(&self) -> Option<&str> {
+        match self {
+            StrValue::Known { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Text of a known value or a pattern, with dynamic parts as one hole.
+    fn piece(&self) -> String {
+        self.text().map_or_else(|| "{}".to_string(), String::from)
+    }
+
+    fn note(&self) -> Option<String> {
+        match self {
+            StrValue::Known { note, .. } => note.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// Joins pieces: known if every piece is known, else a pattern.
+fn concat(parts: &[StrValue]) -> StrValue {
+    let text: String = parts.iter().map(StrValue::piece).collect();
+    if parts.iter().all(|p| matches!(p, StrValue::Known { .. })) {
+        let note = parts.iter().find_map(StrValue::note);
+        StrValue::Known { value: text, note }
+    } else {
+        StrValue::Pattern { value: text }
+    }
+}
+
+const MAX_DEPTH: u32 = 16;
+
+impl Program {
+    /// Folds `expr`, seen in `scope` of `file`, into a string.
+    pub fn eval_str(&self, file: usize, scope: u32, expr: &Expr) -> StrValue {
+        self.eval(file, scope, expr, 0)
+    }
+
+    fn eval(&self, file: usize, scope: u32, expr: &Expr, depth: u32) -> StrValue {
+        if depth > MAX_DEPTH {
+            return StrValue::dynamic("too many indirections");
+        }
+        let d = depth + 1;
+        match expr {
+            Expr::Str(s) => StrValue::known(s.clone()),
+            Expr::FStr(parts) => {
+                let pieces: Vec<StrValue> = parts
+                    .iter()
+                    .map(|p| match p {
+                        FPart::Lit(l) => StrValue::known(l.clone()),
+                        FPart::Hole(h) => match self.eval(file, scope, h, d) {
+                            StrValue::Dynamic { .. } => StrValue::Pattern { value: "{}".into() },
+                            v => v,
+                        },
+                    })
+                    .collect();
+                concat(&pieces)
+            }
+            Expr::BinOp(l, BinOp::Add, r) => {
+                let (l, r) = (self.eval(file, scope, l, d), self.eval(file, scope, r, d));
+                if matches!((&l, &r), (StrValue::Dynamic { .. }, StrValue::Dynamic { .. })) {
+                    return StrValue::dynamic(format!("`{}` is computed at run time", render_expr(expr)));
+                }
+                concat(&[l, r])
+            }
+            Expr::BinOp(l, BinOp::Mod, r) => {
+                let fmt = self.eval(file, scope, l, d);
+                let Some(fmt_text) = fmt.text() else { return fmt };
+                let args: Vec<StrValue> = match r.as_ref() {
+                    Expr::Tuple(items) => items.iter().map(|i| self.eval(file, scope, i, d)).collect(),
+                    other => vec![self.eval(file, scope, other, d)],
+                };
+                percent_format(fmt_text, &args)
+            }
+            Expr::Name(_) | Expr::Attr(..) => self.eval_ref(file, scope, expr, d),
+            Expr::Call(call) => self.eval_call(file, scope, call, d),
+            Expr::Num(n) => StrValue::known(n.clone()),
+            Expr::Subscript(base, keys) if base.dotted().is_some_and(|b| b.ends_with("environ")) => {
+                match keys.first().and_then(Expr::as_str) {
+                    Some(name) => StrValue::dynamic(format!("environment variable {name}")),
+                    None => StrValue::dynamic("an environment variable chosen at run time"),
+                }
+            }
+            _ => StrValue::dynamic(format!("`{}` is not a string", render_expr(expr))),
+        }
+    }
+
+    fn eval_ref(&self, file: usize, scope: u32, expr: &Expr, d: u32) -> StrValue {
+        match self.resolve(file, scope, expr) {
+            Target::Value { file: f, scope: s, value, .. } => self.eval(f, s, value, d),
+            Target::External(path) => StrValue::dynamic(format!("`{path}` comes from outside the analysed code")),
+            Target::Unknown => {
+                // `settings.api_prefix` where `settings = Settings()`: the
+                // class-level default of a settings field.
+                if let Expr::Attr(base, attr) = expr
+                    && let Some(v) = self.instance_default(file, scope, base, attr, d)
+                {
+                    return v;
+                }
+                StrValue::dynamic(format!("`{}` is only known at run time", render_expr(expr)))
+            }
+            _ => StrValue::dynamic(format!("`{}` is not a string", render_expr(expr))),
+        }
+    }
+
+    /// The class-level default of `attr` on `base`, when `base` is an
+    /// instance of a first-party class built with no arguments naming it.
+    fn instance_default(&self, file: usize, scope: u32, base: &Expr, attr: &str, d: u32) -> Option<StrValue> {
+        let class = match self.resolve(file, scope, base) {
+            Target::Value { file: f, scope: s, value: Expr::Call(c), .. } => self.resolve(f, s, &c.func),
+            // `get_settings().api_prefix` with a function returning an instance.
+            _ => match base {
+                Expr::Call(c) => self.returned_class(file, scope, &c.func)?,
+                _ => return None,
+            },
+        };
+        let Target::Def { file: cf, scope: cs } = class else { return None };
+        let sc = self.scope(cf, cs)?;
+        if sc.kind != ScopeKind::Class {
+            return None;
+        }
+        for st in &sc.stmts {
+            let Stmt::Assign { targets, value: Some(v), .. } = st else { continue };
+            if !targets.iter().any(|t| matches!(t, Expr::Name(n) if n == attr)) {
+                continue;
+            }
+            // `Field("x", ...)` or `Field(default="x")`.
+            let v = match v {
+                Expr::Call(c) if c.func.dotted().is_some_and(|f| f.ends_with("Field")) => c.arg(0, "default")?,
+                other => other,
+            };
+            let value = self.eval(cf, cs, v, d);
+            let class_name = &sc.name;
+            return Some(match value {
+                StrValue::Known { value, .. } => StrValue::Known {
+                    value,
+                    note: Some(format!("default of `{class_name}.{attr}`; the environment may override it")),
+                },
+                other => other,
+            });
+        }
+        None
+    }
+
+    fn returned_class(&self, file: usize, scope: u32, func: &Expr) -> Option<Target<'_>> {
+        let Target::Def { file: f, scope: s } = self.resolve(file, scope, func) else { return None };
+        let sc = self.scope(f, s)?;
+        sc.stmts.iter().find_map(|st| match st {
+            Stmt::Return { value: Some(Expr::Call(c)), .. } => Some(self.resolve(f, s, &c.func)),
+            _ => None,
+        })
+    }
+
+    fn eval_call(&self, file: usize, scope: u32, call: &crate::scan::facts::Call, d: u32) -> StrValue {
+        // "sep".join([...]) and "...{}...".format(...)
+        if let Expr::Attr(recv, method) = &call.func {
+            match method.as_str() {
+                "join" => {
+                    let sep = self.eval(file, scope, recv, d);
+                    if let (Some(sep), Some(items)) = (sep.as_known(), call.args.first().and_then(Expr::elements)) {
+                        let mut parts = Vec::new();
+                        for (i, item) in items.iter().enumerate() {
+                            if i > 0 {
+                                parts.push(StrValue::known(sep));
+                            }
+                            parts.push(match self.eval(file, scope, item, d) {
+                                StrValue::Dynamic { .. } => StrValue::Pattern { value: "{}".into() },
+                                v => v,
+                            });
+                        }
+                        return concat(&parts);
+                    }
+                }
+                "format" => {
+                    let fmt = self.eval(file, scope, recv, d);
+                    if let Some(text) = fmt.text() {
+                        let args: Vec<StrValue> = call.args.iter().map(|a| self.eval(file, scope, a, d)).collect();
+                        let kwargs: Vec<(String, StrValue)> = call
+                            .kwargs
+                            .iter()
+                            .filter_map(|k| Some((k.name.clone()?, self.eval(file, scope, &k.value, d))))
+                            .collect();
+                        return brace_format(text, &args, &kwargs);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let callee = call.func.dotted().unwrap_or_default();
+        if let Some(v) = env_lookup(&callee, call) {
+            return v;
+        }
+        // A first-party helper that returns a string built from its
+        // parameters: its return expression, with parameters as holes.
+        if let Target::Def { file: f, scope: s } = self.resolve(file, scope, &call.func)
+            && let Some(sc) = self.scope(f, s)
+            && sc.kind == ScopeKind::Function
+        {
+            let returns: Vec<&Expr> = sc
+                .stmts
+                .iter()
+                .filter_map(|st| match st {
+                    Stmt::Return { value: Some(v), .. } => Some(v),
+                    _ => None,
+                })
+                .collect();
+            if let [only] = returns.as_slice() {
+                return match self.eval(f, s, only, d) {
+                    StrValue::Dynamic { reason } => StrValue::Dynamic { reason },
+                    v => v,
+                };
+            }
+        }
+        StrValue::dynamic(format!("`{}` is computed at run time", render_expr(&Expr::Call(Box::new(call.clone())))))
+    }
+}
+
+/// `os.environ["X"]`-style reads are recognised by [`Program::eval_str`] on
+/// subscripts; this handles the call forms `os.getenv("X")` and
+/// `os.environ.get("X", default)`.
+fn env_lookup(callee: &str, call: &crate::scan::facts::Call) -> Option<StrValue> {
+    if !(callee.ends_with("getenv") || callee.ends_with("environ.get")) {
+        return None;
+    }
+    let name = call.args.first()?.as_str()?;
+    let default = call.args.get(1).or_else(|| call.kwarg("default")).and_then(Expr::as_str);
+    Some(StrValue::Dynamic {
+        reason: match default {
+            Some(d) => format!("environment variable {name} (default {d:?})"),
+            None => format!("environment variable {name}"),
+        },
+    })
+}
+
+/// `"a:%s:%d" % (x, y)`.
+fn percent_format(fmt: &str, args: &[StrValue]) -> StrValue {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut next = args.iter();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        // Skip flags, width and precision up to the conversion letter.
+        let mut spec = String::new();
+        while let Some(&n) = chars.peek() {
+            chars.next();
+            spec.push(n);
+            if n.is_ascii_alphabetic() || n == '%' {
+                break;
+            }
+        }
+        if spec == "%" {
+            lit.push('%');
+            continue;
+        }
+        parts.push(StrValue::known(std::mem::take(&mut lit)));
+        parts.push(match next.next() {
+            Some(StrValue::Dynamic { .. }) | None => StrValue::Pattern { value: "{}".into() },
+            Some(v) => v.clone(),
+        });
+    }
+    parts.push(StrValue::known(lit));
+    concat(&parts)
+}
+
+/// `"a:{}:{name}".format(x, name=y)`.
+fn brace_format(fmt: &str, args: &[StrValue], kwargs: &[(String, StrValue)]) -> StrValue {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut auto = 0;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                lit.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                lit.push('}');
+            }
+            '{' => {
+                let mut field = String::new();
+                for n in chars.by_ref() {
+                    if n == '}' {
+                        break;
+                    }
+                    field.push(n);
+                }
+                let name = field.split([':', '!']).next().unwrap_or("").to_string();
+                let value = if name.is_empty() {
+                    auto += 1;
+                    args.get(auto - 1)
+                } else if let Ok(i) = name.parse::<usize>() {
+                    args.get(i)
+                } else {
+                    kwargs.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+                };
+                parts.push(StrValue::known(std::mem::take(&mut lit)));
+                parts.push(match value {
+                    Some(StrValue::Dynamic { .. }) | None => StrValue::Pattern { value: "{}".into() },
+                    Some(v) => v.clone(),
+                });
+            }
+            other => lit.push(other),
+        }
+    }
+    parts.push(StrValue::known(lit));
+    concat(&parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_and_brace_formats_leave_holes() {
+        let dynamic = StrValue::dynamic("x");
+        assert_eq!(percent_format("job:%s:progress", std::slice::from_ref(&dynamic)).text(), Some("job:{}:progress"));
+        assert_eq!(percent_format("100%% of %d", &[StrValue::known("3")]).as_known(), Some("100% of 3"));
+        assert_eq!(brace_format("repo:{}:status", &[dynamic], &[]).text(), Some("repo:{}:status"));
+        assert_eq!(
+            brace_format("{a}-{{x}}", &[], &[("a".into(), StrValue::known("k"))]).as_known(),
+            Some("k-{x}")
+        );
+    }
+}
