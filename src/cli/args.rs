@@ -36,6 +36,8 @@ pub enum Command {
     /// The full report (the same as `explore PATH`).
     #[command(after_help = EXIT_CODES)]
     Report(ReportArgs),
+    /// Print the JSON Schema of `--format json` output.
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Exit {
     let (scan, format, output) = match cli.command {
         Some(Command::Report(r)) => (r.scan, r.format, r.output),
+        Some(Command::Schema) => return emit(&crate::report::json_schema(), None),
         None => (cli.report.scan, cli.report.format, cli.report.output),
     };
     let Some(path) = scan.path.clone() else {

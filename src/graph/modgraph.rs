@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{Program, Resolution};
 use crate::scan::facts::ImportKind;
 
 /// One import line inside a cycle.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct CycleEdge {
     pub from: String,
     pub to: String,
@@ -18,7 +19,7 @@ pub struct CycleEdge {
     pub kind: ImportKind,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Cycle {
     /// Files of the strongly connected component, sorted.
     pub modules: Vec<String>,

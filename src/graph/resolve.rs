@@ -5,13 +5,14 @@
 //! relative, but no file matches). Nothing is dropped: an import that cannot
 //! be placed is still listed, with the reason.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::layout::{Layout, ModuleName, join, parent};
 use super::tables;
 use crate::scan::facts::{Import, ImportKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     FirstParty,
@@ -22,7 +23,7 @@ pub enum Resolution {
 
 /// One import statement (or one target of it: `from pkg import mod, name`
 /// can reach two files) and where it ends.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ImportEdge {
     /// The importing file.
     pub from: String,

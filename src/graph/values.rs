@@ -8,6 +8,7 @@
 //! guessed: a value that is not a string at all is [`StrValue::Dynamic`]
 //! with the reason.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Program;
@@ -15,7 +16,7 @@ use super::symbols::Target;
 use crate::report::render_expr;
 use crate::scan::facts::{BinOp, Expr, FPart, ScopeKind, Stmt};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StrValue {
     /// Fully known.

@@ -12,6 +12,7 @@ pub mod mermaid;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::graph::modgraph::{self, Cycle};
@@ -24,7 +25,7 @@ use crate::scan::{SkippedDir, Status};
 /// a removed or renamed field, or a changed meaning. New fields do not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
@@ -43,13 +44,13 @@ pub struct Report {
     pub diagnostics: Vec<DiagnosticEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Tool {
     pub name: &'static str,
     pub version: &'static str,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Summary {
     pub files: usize,
     pub analyzed: usize,
@@ -65,7 +66,7 @@ pub struct Summary {
     pub diagnostics: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct FileEntry {
     pub path: String,
     pub status: Status,
@@ -77,7 +78,7 @@ pub struct FileEntry {
     pub lines: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ModuleEntry {
     pub name: String,
     pub path: String,
@@ -91,7 +92,7 @@ pub struct ModuleEntry {
     pub all: Option<Vec<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Definition {
     pub name: String,
     /// `function`, `async_function` or `class`.
@@ -105,7 +106,7 @@ pub struct Definition {
     pub conditional: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ThirdParty {
     /// The import name it is grouped under (`sentry_sdk`, `google.cloud.storage`).
     pub package: String,
@@ -121,7 +122,7 @@ pub struct ThirdParty {
     pub used_by: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DiagnosticEntry {
     pub path: String,
     pub line: u32,
@@ -251,6 +252,14 @@ impl Report {
             diagnostics,
         }
     }
+}
+
+/// The JSON Schema of [`Report`], as published in `schema/report.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Report);
+    let mut s = serde_json::to_string_pretty(&schema).expect("the schema serialises");
+    s.push('\n');
+    s
 }
 
 /// Source-like text of an expression, for display.

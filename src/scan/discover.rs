@@ -27,7 +27,7 @@ pub struct SourceFile {
 }
 
 /// A directory the walk did not enter, and why.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct SkippedDir {
     pub path: String,
     pub reason: String,

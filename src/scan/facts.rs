@@ -12,6 +12,7 @@
 //! analysis needs (assignments, calls, returns, loops, comparisons), with
 //! expressions kept as a bounded [`Expr`] tree.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
@@ -36,7 +37,7 @@ pub struct FileFacts {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportKind {
     /// Executed when the module is imported.
@@ -333,7 +334,7 @@ impl Expr {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The file was analysed, but part of it could not be read.

@@ -10,12 +10,13 @@ pub mod facts;
 
 pub use discover::{DiscoverOptions, Discovered, SkippedDir, SourceFile, discover};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use facts::FileFacts;
 
 /// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Analyzed,
