@@ -4,7 +4,8 @@
 #
 # Environment (all optional):
 #   RUNS=3             timed runs per tool and corpus; the median is reported
-#   THREADS=N          sets RAYON_NUM_THREADS for every tool (default: all cores)
+#   THREADS=N          sets RAYON_NUM_THREADS for every tool and passes --threads N
+#                      to explore (default: all cores)
 #   CORPORA="django homeassistant"   which corpora to run
 #   TIMEOUT=300        seconds before a single run of explore/ruff/parse floor is killed
 #   PYDEPS_TIMEOUT=600 seconds before a single pydeps run is killed (reported as "> N s")
@@ -35,6 +36,7 @@ PYDEPS_TIMEOUT=${PYDEPS_TIMEOUT:-600}
 EXPLORE_ARGS=${EXPLORE_ARGS:-}
 if [[ -n ${THREADS:-} ]]; then
     export RAYON_NUM_THREADS=$THREADS
+    EXPLORE_ARGS="--threads $THREADS $EXPLORE_ARGS"
 fi
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -54,8 +56,9 @@ if [[ ! -x $VENV/bin/python ]]; then
     log "creating venv in $VENV"
     python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/ruff" --version 2>/dev/null | grep -qx "ruff $RUFF_VERSION" ||
-    ! "$VENV/bin/pip" show pydeps 2>/dev/null | grep -qx "Version: $PYDEPS_VERSION"; then
+installed_ruff=$("$VENV/bin/ruff" --version 2>/dev/null || true)
+installed_pydeps=$("$VENV/bin/pydeps" --version 2>/dev/null || true)
+if [[ $installed_ruff != "ruff $RUFF_VERSION" || $installed_pydeps != "pydeps v$PYDEPS_VERSION" ]]; then
     log "installing ruff==$RUFF_VERSION pydeps==$PYDEPS_VERSION"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check \
         "ruff==$RUFF_VERSION" "pydeps==$PYDEPS_VERSION"
@@ -169,6 +172,12 @@ median() {
 echo
 echo "ruff $RUFF_VERSION, pydeps $PYDEPS_VERSION, Django $DJANGO_VERSION, homeassistant $HOMEASSISTANT_VERSION"
 echo "threads: ${RAYON_NUM_THREADS:-all $(nproc) cores}, runs per tool: $RUNS"
+# Other work on the machine (a build, say) skews every number: say so.
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+echo "load average before: $(loadavg)"
+if awk -v l="$(loadavg)" 'BEGIN { exit !(l >= 1) }'; then
+    warn "the machine is busy (1-minute load $(loadavg)): timings will be noisy"
+fi
 
 for corpus in $CORPORA; do
     dir=$CORPORA_DIR/$corpus
@@ -213,6 +222,7 @@ done
 # --- 5. table ---------------------------------------------------------------------
 declare -A WALL CPU PEAK
 echo
+echo "load average after: $(loadavg)"
 printf '%-14s %-12s %9s %9s %10s  %s\n' corpus tool "wall s" "CPU s" "peak MiB" status
 for corpus in $CORPORA; do
     for tool in "${TOOLS[@]}"; do
@@ -230,17 +240,19 @@ for corpus in $CORPORA; do
     done
 done
 
-# ratio NAME A B TARGET_OP TARGET: prints A/B with its target, or why it can't.
+# ratio NAME A B TARGET_OP TARGET [lower]: prints A/B with its target, or why
+# it can't; "lower" means A is only a lower bound (a timed-out run).
 ratio() {
-    local name=$1 a=$2 b=$3 op=$4 target=$5
+    local name=$1 a=$2 b=$3 op=$4 target=$5 bound=${6:-}
     if [[ -z $a || -z $b ]]; then
         printf '  %-36s %8s   (target %s %s)\n' "$name" n/a "$op" "$target"
         return
     fi
-    awk -v n="$name" -v a="$a" -v b="$b" -v op="$op" -v t="$target" 'BEGIN {
+    awk -v n="$name" -v a="$a" -v b="$b" -v op="$op" -v t="$target" -v lb="$bound" 'BEGIN {
         if (b == 0) { printf "  %-36s %8s   (target %s %s)\n", n, "inf", op, t; exit }
         r = a / b; ok = (op == "<=") ? (r <= t) : (r >= t);
-        printf "  %-36s %8.2f   (target %s %s: %s)\n", n, r, op, t, ok ? "met" : "MISSED" }'
+        verdict = ok ? "met" : (lb == "" ? "MISSED" : "unknown, lower bound");
+        printf "  %-36s %s%7.2f   (target %s %s: %s)\n", n, lb == "" ? " " : ">", r, op, t, verdict }'
 }
 
 echo
@@ -248,12 +260,11 @@ for corpus in $CORPORA; do
     echo "$corpus:"
     ratio "explore wall / parse floor wall" "${WALL[$corpus/explore]:-}" \
         "${WALL[$corpus/parse_floor]:-}" '<=' 1.25
-    pydeps_wall=${WALL[$corpus/pydeps]:-}
+    pydeps_wall=${WALL[$corpus/pydeps]:-} bound=
     if [[ ${STATUS[$corpus/pydeps]:-} == timeout* ]]; then
-        pydeps_wall=$PYDEPS_TIMEOUT
-        echo "  (pydeps timed out: the ratio below is a lower bound)"
+        pydeps_wall=$PYDEPS_TIMEOUT bound=lower
     fi
-    ratio "pydeps wall / explore wall" "$pydeps_wall" "${WALL[$corpus/explore]:-}" '>=' 5
+    ratio "pydeps wall / explore wall" "$pydeps_wall" "${WALL[$corpus/explore]:-}" '>=' 5 $bound
     ratio "explore peak RSS / ruff peak RSS" "${PEAK[$corpus/explore]:-}" \
         "${PEAK[$corpus/ruff]:-}" '<=' 3
 done

@@ -31,7 +31,9 @@ impl Default for ScanConfig {
     fn default() -> Self {
         ScanConfig {
             discover: DiscoverOptions::default(),
-            limits: Limits { max_file_size: 4 * 1024 * 1024 },
+            limits: Limits {
+                max_file_size: 4 * 1024 * 1024,
+            },
             roots: Vec::new(),
         }
     }
@@ -56,7 +58,15 @@ pub fn analyze(
     let found = scan::discover(root, &config.discover)?;
     on_found(found.files.len());
     let outcomes = executor.analyze(&found.files, config.limits, tick);
-    let entries = found.files.iter().map(|f| f.rel.clone()).zip(outcomes).collect();
+    let entries = found
+        .files
+        .iter()
+        .map(|f| f.rel.clone())
+        .zip(outcomes)
+        .collect();
     let program = Program::link(entries, &config.roots);
-    Ok(Analysis { program, skipped_dirs: found.skipped_dirs })
+    Ok(Analysis {
+        program,
+        skipped_dirs: found.skipped_dirs,
+    })
 }

@@ -104,7 +104,9 @@ impl From<&ScanArgs> for ScanConfig {
                 exclude: a.exclude.clone(),
                 follow_links: a.follow_links,
             },
-            limits: Limits { max_file_size: a.max_file_size },
+            limits: Limits {
+                max_file_size: a.max_file_size,
+            },
             roots: a.root.clone(),
         }
     }

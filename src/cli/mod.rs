@@ -38,7 +38,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { Exit::BadInput } else { Exit::Success };
+            let code = if err.use_stderr() {
+                Exit::BadInput
+            } else {
+                Exit::Success
+            };
             let _ = err.print();
             return code.into();
         }
@@ -60,7 +64,11 @@ fn run(cli: Cli) -> Exit {
         Ok(a) => a,
         Err(exit) => return exit,
     };
-    let report = Report::build(&path.display().to_string(), &analysis.program, analysis.skipped_dirs);
+    let report = Report::build(
+        &path.display().to_string(),
+        &analysis.program,
+        analysis.skipped_dirs,
+    );
     let text = match format {
         Format::Markdown => crate::report::markdown::write(&report),
         Format::Json => {
@@ -69,7 +77,8 @@ fn run(cli: Cli) -> Exit {
             s
         }
         Format::Dot => crate::report::dot::write(&report),
-        Format::Mermaid => crate::report::mermaid::package_graph(&report).unwrap_or_else(|| "flowchart LR\n".into()),
+        Format::Mermaid => crate::report::mermaid::package_graph(&report)
+            .unwrap_or_else(|| "flowchart LR\n".into()),
     };
     emit(&text, output.as_deref())
 }
@@ -84,24 +93,36 @@ fn run_scan(path: &Path, scan: &ScanArgs) -> Result<Analysis, Exit> {
             return Err(Exit::BadInput);
         }
         Err(e) => {
-            let why = if e.kind() == std::io::ErrorKind::NotFound { "no such folder".to_string() } else { e.to_string() };
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                "no such folder".to_string()
+            } else {
+                e.to_string()
+            };
             eprintln!("explore: error: {}: {why}", path.display());
             return Err(Exit::BadInput);
         }
     }
     let config = ScanConfig::from(scan);
     let show = !scan.quiet && std::io::stderr().is_terminal();
-    let bar = if show { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    let bar = if show {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_message("finding Python files");
     let on_found = |n: usize| {
         bar.set_length(n as u64);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} analysing {pos}/{len} files {wide_bar} {elapsed}")
-                .expect("the template is valid"),
+            ProgressStyle::with_template(
+                "{spinner} analysing {pos}/{len} files {wide_bar} {elapsed}",
+            )
+            .expect("the template is valid"),
         );
     };
     let tick = || bar.inc(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(scan.threads.unwrap_or(0)).build();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(scan.threads.unwrap_or(0))
+        .build();
     let result = match pool {
         Ok(pool) => pool.install(|| analyze(path, &config, &Local, &on_found, &tick)),
         Err(_) => analyze(path, &config, &Local, &on_found, &tick),
@@ -124,7 +145,9 @@ fn emit(text: &str, output: Option<&Path>) -> Exit {
         Some(path) => std::fs::write(path, text).map_err(|e| (path.display().to_string(), e)),
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| ("stdout".to_string(), e))
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| ("stdout".to_string(), e))
         }
     };
     match result {

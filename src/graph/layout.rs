@@ -36,12 +36,18 @@ pub fn parent(path: &str) -> &str {
 }
 
 pub fn join(dir: &str, rest: &str) -> String {
-    if dir.is_empty() { rest.to_string() } else { format!("{dir}/{rest}") }
+    if dir.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{dir}/{rest}")
+    }
 }
 
 fn file_stem(path: &str) -> &str {
     let name = &path[path.rfind('/').map_or(0, |i| i + 1)..];
-    name.strip_suffix(".pyi").or_else(|| name.strip_suffix(".py")).unwrap_or(name)
+    name.strip_suffix(".pyi")
+        .or_else(|| name.strip_suffix(".py"))
+        .unwrap_or(name)
 }
 
 impl Layout {
@@ -60,7 +66,8 @@ impl Layout {
         }
         let is_pkg = |dir: &str| {
             !dir.is_empty()
-                && (files.contains(&join(dir, "__init__.py")) || files.contains(&join(dir, "__init__.pyi")))
+                && (files.contains(&join(dir, "__init__.py"))
+                    || files.contains(&join(dir, "__init__.pyi")))
         };
 
         let mut package_roots = BTreeSet::new();
@@ -117,7 +124,11 @@ impl Layout {
                 }
                 best
             };
-            let rel = if root.is_empty() { p.as_str() } else { &p[root.len() + 1..] };
+            let rel = if root.is_empty() {
+                p.as_str()
+            } else {
+                &p[root.len() + 1..]
+            };
             let mut parts: Vec<&str> = rel.split('/').collect();
             let stem = file_stem(p);
             let is_package = stem == "__init__";
@@ -126,7 +137,14 @@ impl Layout {
                 parts.push(stem);
             }
             let name = parts.join(".");
-            modules.insert(p.clone(), ModuleName { name, root, is_package });
+            modules.insert(
+                p.clone(),
+                ModuleName {
+                    name,
+                    root,
+                    is_package,
+                },
+            );
         }
 
         let roots: BTreeSet<String> = if user.is_empty() {
@@ -134,7 +152,12 @@ impl Layout {
         } else {
             user.into_iter().collect()
         };
-        Layout { roots: roots.into_iter().collect(), modules, files, dirs }
+        Layout {
+            roots: roots.into_iter().collect(),
+            modules,
+            files,
+            dirs,
+        }
     }
 
     pub fn has_file(&self, path: &str) -> bool {
@@ -145,7 +168,11 @@ impl Layout {
     /// or `a/b/__init__.py`.
     pub fn module_file(&self, base: &str, dotted: &str) -> Option<String> {
         let rel = dotted.replace('.', "/");
-        let stem = if rel.is_empty() { base.to_string() } else { join(base, &rel) };
+        let stem = if rel.is_empty() {
+            base.to_string()
+        } else {
+            join(base, &rel)
+        };
         if !rel.is_empty() {
             for ext in [".py", ".pyi"] {
                 let f = format!("{stem}{ext}");
@@ -182,7 +209,10 @@ mod tests {
     fn names(paths: &[&str]) -> Vec<(String, String)> {
         let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
         let l = Layout::detect(&paths, &[]);
-        l.modules.iter().map(|(p, m)| (p.clone(), m.name.clone())).collect()
+        l.modules
+            .iter()
+            .map(|(p, m)| (p.clone(), m.name.clone()))
+            .collect()
     }
 
     #[test]
@@ -200,7 +230,12 @@ mod tests {
 
     #[test]
     fn several_roots_side_by_side() {
-        let n = names(&["backend/app/__init__.py", "backend/app/main.py", "worker/jobs/__init__.py", "worker/jobs/run.py"]);
+        let n = names(&[
+            "backend/app/__init__.py",
+            "backend/app/main.py",
+            "worker/jobs/__init__.py",
+            "worker/jobs/run.py",
+        ]);
         assert!(n.contains(&("backend/app/main.py".into(), "app.main".into())));
         assert!(n.contains(&("worker/jobs/run.py".into(), "jobs.run".into())));
     }

@@ -66,8 +66,11 @@ impl Program {
                 module,
             });
         }
-        let path_index: HashMap<String, usize> =
-            files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
+        let path_index: HashMap<String, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.clone(), i))
+            .collect();
         let mut module_index = HashMap::new();
         let mut namespace_tops = HashSet::new();
         for (i, f) in files.iter().enumerate() {
@@ -88,8 +91,58 @@ impl Program {
                 resolve::resolve_file(&layout, &f.path, &facts.imports, &mut imports);
             }
         }
-        imports.sort_by(|a, b| (&a.from, a.line, &a.to, &a.module).cmp(&(&b.from, b.line, &b.to, &b.module)));
-        Program { files, layout, imports, path_index, module_index, namespace_tops }
+        imports.sort_by(|a, b| {
+            (&a.from, a.line, &a.to, &a.module).cmp(&(&b.from, b.line, &b.to, &b.module))
+        });
+        let mut program = Program {
+            files,
+            layout,
+            imports,
+            path_index,
+            module_index,
+            namespace_tops,
+        };
+        program.trace_reexports();
+        program
+    }
+
+    /// Fills [`ImportEdge::reexported`]: for each name a first-party
+    /// `from` import takes, the file that defines it when that is not the
+    /// file imported.
+    fn trace_reexports(&mut self) {
+        let mut found = Vec::new();
+        for (i, e) in self.imports.iter().enumerate() {
+            let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
+                continue;
+            };
+            let Some(to_idx) = self.file(to) else {
+                continue;
+            };
+            for name in &e.names {
+                let (file, line) = match self.lookup_module(to_idx, name, 0) {
+                    Target::Def { file, scope } => match self.scope(file, scope) {
+                        Some(s) => (file, s.line),
+                        None => continue,
+                    },
+                    Target::Value { file, line, .. } => (file, line),
+                    _ => continue,
+                };
+                if file != to_idx {
+                    let path = self.files[file].path.clone();
+                    found.push((
+                        i,
+                        resolve::Origin {
+                            name: name.clone(),
+                            path,
+                            line,
+                        },
+                    ));
+                }
+            }
+        }
+        for (i, origin) in found {
+            self.imports[i].reexported.push(origin);
+        }
     }
 
     /// Index of the file at `path`.
@@ -99,6 +152,9 @@ impl Program {
 
     /// Files that were analysed, with their facts.
     pub fn analyzed(&self) -> impl Iterator<Item = (usize, &FileRecord, &FileFacts)> {
-        self.files.iter().enumerate().filter_map(|(i, f)| f.facts.as_ref().map(|facts| (i, f, facts)))
+        self.files
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.facts.as_ref().map(|facts| (i, f, facts)))
     }
 }

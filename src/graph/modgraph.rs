@@ -47,11 +47,15 @@ pub struct ModuleGraph {
 pub fn build(program: &Program) -> ModuleGraph {
     let mut edges: BTreeMap<(String, String), (u32, ImportKind)> = BTreeMap::new();
     for e in &program.imports {
-        let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else { continue };
+        let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
+            continue;
+        };
         if *to == e.from {
             continue;
         }
-        let entry = edges.entry((e.from.clone(), to.clone())).or_insert((e.line, e.kind));
+        let entry = edges
+            .entry((e.from.clone(), to.clone()))
+            .or_insert((e.line, e.kind));
         if e.kind == ImportKind::TopLevel && entry.1 != ImportKind::TopLevel {
             *entry = (e.line, e.kind);
         }
@@ -71,8 +75,12 @@ pub fn build(program: &Program) -> ModuleGraph {
     let mut fan_in = BTreeMap::new();
     let mut fan_out = BTreeMap::new();
     for (path, &n) in &index {
-        let ins: BTreeSet<_> = graph.neighbors_directed(n, petgraph::Direction::Incoming).collect();
-        let outs: BTreeSet<_> = graph.neighbors_directed(n, petgraph::Direction::Outgoing).collect();
+        let ins: BTreeSet<_> = graph
+            .neighbors_directed(n, petgraph::Direction::Incoming)
+            .collect();
+        let outs: BTreeSet<_> = graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+            .collect();
         fan_in.insert(path.to_string(), ins.len());
         fan_out.insert(path.to_string(), outs.len());
     }
@@ -87,10 +95,19 @@ pub fn build(program: &Program) -> ModuleGraph {
         let members: BTreeSet<&str> = modules.iter().map(String::as_str).collect();
         let path = shortest_loop(&edges, &members, &modules[0]);
         let import_time = path.iter().all(|e| e.kind == ImportKind::TopLevel);
-        cycles.push(Cycle { modules, path, import_time });
+        cycles.push(Cycle {
+            modules,
+            path,
+            import_time,
+        });
     }
     cycles.sort_by(|a, b| a.modules.cmp(&b.modules));
-    ModuleGraph { fan_in, fan_out, cycles, edges }
+    ModuleGraph {
+        fan_in,
+        fan_out,
+        cycles,
+        edges,
+    }
 }
 
 /// The shortest loop from `start` back to itself inside the component,
@@ -121,12 +138,26 @@ fn shortest_loop(
             }
         }
     }
-    let Some((last, line, kind)) = closing else { return Vec::new() };
-    let mut path = vec![CycleEdge { from: last.into(), to: start.into(), line, kind }];
+    let Some((last, line, kind)) = closing else {
+        return Vec::new();
+    };
+    let mut path = vec![CycleEdge {
+        from: last.into(),
+        to: start.into(),
+        line,
+        kind,
+    }];
     let mut cur = last;
     while cur != start {
-        let Some(&(p, line, kind)) = prev.get(cur) else { break };
-        path.push(CycleEdge { from: p.into(), to: cur.into(), line, kind });
+        let Some(&(p, line, kind)) = prev.get(cur) else {
+            break;
+        };
+        path.push(CycleEdge {
+            from: p.into(),
+            to: cur.into(),
+            line,
+            kind,
+        });
         cur = p;
     }
     path.reverse();

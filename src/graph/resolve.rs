@@ -44,14 +44,30 @@ pub struct ImportEdge {
     /// Top-level package of a third-party or standard library import.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// Imported names whose definition lives in another file than `to`,
+    /// reached through re-exports (`from .impl import X` in a package
+    /// `__init__.py`) or star imports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reexported: Vec<Origin>,
     /// Why an import is unresolved, or a note on how it was resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
+/// Where an imported name is really defined.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+pub struct Origin {
+    pub name: String,
+    /// The file that defines it.
+    pub path: String,
+    pub line: u32,
+}
+
 /// Resolves the imports of the file at `from`.
 pub fn resolve_file(layout: &Layout, from: &str, imports: &[Import], out: &mut Vec<ImportEdge>) {
-    let Some(me) = layout.modules.get(from) else { return };
+    let Some(me) = layout.modules.get(from) else {
+        return;
+    };
     for imp in imports {
         resolve_one(layout, from, me, imp, out);
     }
@@ -68,11 +84,18 @@ fn edge(from: &str, imp: &Import, module: String, resolution: Resolution) -> Imp
         conditional: imp.conditional,
         resolution,
         package: None,
+        reexported: Vec::new(),
         reason: None,
     }
 }
 
-fn resolve_one(layout: &Layout, from: &str, me: &ModuleName, imp: &Import, out: &mut Vec<ImportEdge>) {
+fn resolve_one(
+    layout: &Layout,
+    from: &str,
+    me: &ModuleName,
+    imp: &Import,
+    out: &mut Vec<ImportEdge>,
+) {
     if imp.level > 0 {
         return resolve_relative(layout, from, me, imp, out);
     }
@@ -97,11 +120,18 @@ fn resolve_one(layout: &Layout, from: &str, me: &ModuleName, imp: &Import, out: 
     }
     // A name that is first-party at its top but has no file below is a
     // broken local import, not a third-party package.
-    if let Some(base) = bases.iter().find(|b| layout.module_file(b, &top).is_some() || layout.is_namespace_dir(b, &top)) {
+    if let Some(base) = bases
+        .iter()
+        .find(|b| layout.module_file(b, &top).is_some() || layout.is_namespace_dir(b, &top))
+    {
         let mut e = edge(from, imp, imp.module.clone(), Resolution::Unresolved);
         e.reason = Some(format!(
             "`{top}` is a first-party {} but no module `{}` exists below it",
-            if base.is_empty() { "module".to_string() } else { format!("module under `{base}/`") },
+            if base.is_empty() {
+                "module".to_string()
+            } else {
+                format!("module under `{base}/`")
+            },
             imp.module
         ));
         out.push(e);
@@ -123,7 +153,8 @@ fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
         }
     }
     let own = parent(from).to_string();
-    let in_package = layout.has_file(&join(&own, "__init__.py")) || layout.has_file(&join(&own, "__init__.pyi"));
+    let in_package =
+        layout.has_file(&join(&own, "__init__.py")) || layout.has_file(&join(&own, "__init__.pyi"));
     if !in_package && !bases.contains(&own) {
         bases.push(own);
     }
@@ -131,9 +162,16 @@ fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
 }
 
 /// Tries to place `imp` below `base`, pushing its edges when it can.
-fn found_under(layout: &Layout, base: &str, from: &str, imp: &Import, out: &mut Vec<ImportEdge>) -> bool {
+fn found_under(
+    layout: &Layout,
+    base: &str,
+    from: &str,
+    imp: &Import,
+    out: &mut Vec<ImportEdge>,
+) -> bool {
     let target = layout.module_file(base, &imp.module);
-    let namespace = target.is_none() && !imp.module.is_empty() && layout.is_namespace_dir(base, &imp.module);
+    let namespace =
+        target.is_none() && !imp.module.is_empty() && layout.is_namespace_dir(base, &imp.module);
     if target.is_none() && !namespace {
         return false;
     }
@@ -157,7 +195,11 @@ fn push_targets(
     let mut rest = Vec::new();
     if imp.from {
         for n in &imp.names {
-            let sub = if module.is_empty() { n.name.clone() } else { format!("{module}.{}", n.name) };
+            let sub = if module.is_empty() {
+                n.name.clone()
+            } else {
+                format!("{module}.{}", n.name)
+            };
             match layout.module_file(base, &sub) {
                 Some(file) if Some(&file) != target.as_ref() => {
                     let mut e = edge(from, imp, sub, Resolution::FirstParty);
@@ -180,11 +222,21 @@ fn push_targets(
     }
 }
 
-fn resolve_relative(layout: &Layout, from: &str, me: &ModuleName, imp: &Import, out: &mut Vec<ImportEdge>) {
+fn resolve_relative(
+    layout: &Layout,
+    from: &str,
+    me: &ModuleName,
+    imp: &Import,
+    out: &mut Vec<ImportEdge>,
+) {
     let dots = ".".repeat(imp.level as usize);
     let written = format!("{dots}{}", imp.module);
     // The package the file belongs to, as dotted parts.
-    let mut package: Vec<&str> = if me.name.is_empty() { Vec::new() } else { me.name.split('.').collect() };
+    let mut package: Vec<&str> = if me.name.is_empty() {
+        Vec::new()
+    } else {
+        me.name.split('.').collect()
+    };
     if !me.is_package {
         package.pop();
     }
@@ -220,6 +272,9 @@ fn resolve_relative(layout: &Layout, from: &str, me: &ModuleName, imp: &Import, 
     let mut shifted = imp.clone();
     shifted.level = 0;
     let root_base = me.root.clone();
-    let full = Import { module: absolute.clone(), ..shifted };
+    let full = Import {
+        module: absolute.clone(),
+        ..shifted
+    };
     push_targets(layout, &root_base, from, &full, absolute, target, out);
 }

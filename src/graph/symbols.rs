@@ -17,9 +17,17 @@ pub enum Target<'p> {
     /// A first-party module.
     Module(usize),
     /// A function or class defined in first-party code.
-    Def { file: usize, scope: u32 },
+    Def {
+        file: usize,
+        scope: u32,
+    },
     /// A name bound by assignment; `value` is evaluated in `scope` of `file`.
-    Value { file: usize, scope: u32, line: u32, value: &'p Expr },
+    Value {
+        file: usize,
+        scope: u32,
+        line: u32,
+        value: &'p Expr,
+    },
     /// Something outside the analysed code, by its dotted path
     /// (`fastapi.APIRouter`, `redis.asyncio.Redis`).
     External(String),
@@ -58,13 +66,18 @@ impl Program {
             Target::Module(f) => self.lookup_module(f, attr, hops + 1),
             Target::External(path) => Target::External(format!("{path}.{attr}")),
             Target::Def { file, scope } => {
-                let Some(s) = self.scope(file, scope) else { return Target::Unknown };
+                let Some(s) = self.scope(file, scope) else {
+                    return Target::Unknown;
+                };
                 if s.kind != ScopeKind::Class {
                     return Target::Unknown;
                 }
-                self.binding_in(file, scope, attr, u32::MAX, hops + 1).unwrap_or(Target::Unknown)
+                self.binding_in(file, scope, attr, u32::MAX, hops + 1)
+                    .unwrap_or(Target::Unknown)
             }
-            Target::Value { file, scope, value, .. } => {
+            Target::Value {
+                file, scope, value, ..
+            } => {
                 // Follow aliases (`r = router`) but not computed values.
                 if matches!(value, Expr::Name(_) | Expr::Attr(..)) {
                     let inner = self.resolve_hops(file, scope, value, hops + 1);
@@ -115,7 +128,7 @@ impl Program {
         if let Some(facts) = &self.files[file].facts {
             for imp in facts.imports.iter().filter(|i| i.star && i.scope == 0) {
                 match self.import_target(file, imp, None, hops + 1) {
-                    Target::Module(m) => {
+                    Target::Module(m) if self.star_exports(m, name) => {
                         let t = self.lookup_module(m, name, hops + 1);
                         if t != Target::Unknown {
                             return t;
@@ -129,7 +142,11 @@ impl Program {
         // A submodule of a package: `pkg.sub` where `sub` is not bound in
         // `pkg/__init__.py`.
         if let Some(m) = self.files[file].module.as_ref().filter(|m| m.is_package) {
-            let dotted = if m.name.is_empty() { name.to_string() } else { format!("{}.{name}", m.name) };
+            let dotted = if m.name.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}.{name}", m.name)
+            };
             if let Some(&f) = self.module_index.get(&dotted) {
                 return Target::Module(f);
             }
@@ -137,9 +154,25 @@ impl Program {
         Target::Unknown
     }
 
+    /// Whether `from m import *` brings `name`: listed in `m.__all__`, or
+    /// public (no leading underscore) when `m` has no `__all__`.
+    fn star_exports(&self, m: usize, name: &str) -> bool {
+        match self.files[m].facts.as_ref().and_then(|f| f.all.as_ref()) {
+            Some(all) => all.iter().any(|n| n == name),
+            None => !name.starts_with('_'),
+        }
+    }
+
     /// The binding of `name` directly in `scope` (definitions, assignments,
     /// imports), the first in source order before line `before`.
-    fn binding_in<'p>(&'p self, file: usize, scope: u32, name: &str, before: u32, hops: u32) -> Option<Target<'p>> {
+    fn binding_in<'p>(
+        &'p self,
+        file: usize,
+        scope: u32,
+        name: &str,
+        before: u32,
+        hops: u32,
+    ) -> Option<Target<'p>> {
         let facts = self.files[file].facts.as_ref()?;
         let mut best: Option<(u32, Target<'p>)> = None;
         let mut offer = |line: u32, t: Target<'p>| {
@@ -149,15 +182,37 @@ impl Program {
         };
         for (i, s) in facts.scopes.iter().enumerate() {
             if s.parent == Some(scope) && s.name == name && s.kind != ScopeKind::Module {
-                offer(s.line, Target::Def { file, scope: i as u32 });
+                offer(
+                    s.line,
+                    Target::Def {
+                        file,
+                        scope: i as u32,
+                    },
+                );
             }
         }
         if let Some(sc) = facts.scopes.get(scope as usize) {
             for st in &sc.stmts {
-                if let Stmt::Assign { line, targets, value: Some(value), augmented: false, .. } = st
-                    && targets.iter().any(|t| matches!(t, Expr::Name(n) if n == name))
+                if let Stmt::Assign {
+                    line,
+                    targets,
+                    value: Some(value),
+                    augmented: false,
+                    ..
+                } = st
+                    && targets
+                        .iter()
+                        .any(|t| matches!(t, Expr::Name(n) if n == name))
                 {
-                    offer(*line, Target::Value { file, scope, line: *line, value });
+                    offer(
+                        *line,
+                        Target::Value {
+                            file,
+                            scope,
+                            line: *line,
+                            value,
+                        },
+                    );
                 }
             }
         }
@@ -170,12 +225,21 @@ impl Program {
     }
 
     /// What `imp` binds `name` to, if it binds it at all.
-    fn import_binding<'p>(&'p self, file: usize, imp: &Import, name: &str, hops: u32) -> Option<Target<'p>> {
+    fn import_binding<'p>(
+        &'p self,
+        file: usize,
+        imp: &Import,
+        name: &str,
+        hops: u32,
+    ) -> Option<Target<'p>> {
         if !imp.from {
             return match &imp.alias {
                 Some(alias) if alias == name => Some(self.import_target(file, imp, None, hops + 1)),
                 None if imp.module.split('.').next() == Some(name) => {
-                    let top = Import { module: name.to_string(), ..imp.clone() };
+                    let top = Import {
+                        module: name.to_string(),
+                        ..imp.clone()
+                    };
                     Some(self.import_target(file, &top, None, hops + 1))
                 }
                 _ => None,
@@ -186,8 +250,16 @@ impl Program {
     }
 
     /// The module `imp` names, or the name `member` in it.
-    fn import_target<'p>(&'p self, file: usize, imp: &Import, member: Option<&str>, hops: u32) -> Target<'p> {
-        let Some(dotted) = self.absolute_module(file, imp) else { return Target::Unknown };
+    fn import_target<'p>(
+        &'p self,
+        file: usize,
+        imp: &Import,
+        member: Option<&str>,
+        hops: u32,
+    ) -> Target<'p> {
+        let Some(dotted) = self.absolute_module(file, imp) else {
+            return Target::Unknown;
+        };
         let module_file = self.module_file_for(file, &dotted);
         match (module_file, member) {
             (Some(m), None) => Target::Module(m),
@@ -227,7 +299,11 @@ impl Program {
             return Some(imp.module.clone());
         }
         let me = self.files[file].module.as_ref()?;
-        let mut package: Vec<&str> = if me.name.is_empty() { Vec::new() } else { me.name.split('.').collect() };
+        let mut package: Vec<&str> = if me.name.is_empty() {
+            Vec::new()
+        } else {
+            me.name.split('.').collect()
+        };
         if !me.is_package {
             package.pop();
         }
@@ -262,7 +338,10 @@ impl Program {
     /// `module:qualname` of a definition, the form every function reference
     /// in the report uses.
     pub fn def_ref(&self, file: usize, scope: u32) -> String {
-        let module = self.files[file].module.as_ref().map_or("", |m| m.name.as_str());
+        let module = self.files[file]
+            .module
+            .as_ref()
+            .map_or("", |m| m.name.as_str());
         let qual = self.scope(file, scope).map_or("", |s| s.qualname.as_str());
         format!("{module}:{qual}")
     }
@@ -276,7 +355,11 @@ impl Program {
             Target::Def { file: f, scope: s } => {
                 let module = self.files[f].module.as_ref()?;
                 let qual = &self.scope(f, s)?.qualname;
-                Some(if module.name.is_empty() { qual.clone() } else { format!("{}.{qual}", module.name) })
+                Some(if module.name.is_empty() {
+                    qual.clone()
+                } else {
+                    format!("{}.{qual}", module.name)
+                })
             }
             Target::Module(f) => self.files[f].module.as_ref().map(|m| m.name.clone()),
             _ => None,

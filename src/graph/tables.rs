@@ -100,13 +100,40 @@ mod tests {
     #[test]
     fn catalogue_rows_are_well_formed() {
         let known = [
-            "web", "task-queue", "datastore", "cache", "messaging", "analytics", "monitoring", "logging", "cloud",
-            "payments", "llm", "email-sms", "auth", "http-client", "validation", "config", "testing", "data", "other",
+            "web",
+            "task-queue",
+            "datastore",
+            "cache",
+            "messaging",
+            "analytics",
+            "monitoring",
+            "logging",
+            "cloud",
+            "payments",
+            "llm",
+            "email-sms",
+            "auth",
+            "http-client",
+            "validation",
+            "config",
+            "testing",
+            "data",
+            "other",
         ];
         assert!(catalogue().len() > 100);
         for info in catalogue().values() {
-            assert!(known.contains(&info.category), "{} has category {}", info.import_name, info.category);
-            assert!(info.docs.starts_with("https://"), "{} docs {}", info.import_name, info.docs);
+            assert!(
+                known.contains(&info.category),
+                "{} has category {}",
+                info.import_name,
+                info.category
+            );
+            assert!(
+                info.docs.starts_with("https://"),
+                "{} docs {}",
+                info.import_name,
+                info.docs
+            );
         }
     }
 }

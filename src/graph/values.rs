@@ -35,11 +35,16 @@ pub enum StrValue {
 
 impl StrValue {
     pub fn known(s: impl Into<String>) -> Self {
-        StrValue::Known { value: s.into(), note: None }
+        StrValue::Known {
+            value: s.into(),
+            note: None,
+        }
     }
 
     fn dynamic(reason: impl Into<String>) -> Self {
-        StrValue::Dynamic { reason: reason.into() }
+        StrValue::Dynamic {
+            reason: reason.into(),
+        }
     }
 
     /// The literal text, with `{}` for holes; `None` when dynamic.
@@ -111,16 +116,26 @@ impl Program {
             }
             Expr::BinOp(l, BinOp::Add, r) => {
                 let (l, r) = (self.eval(file, scope, l, d), self.eval(file, scope, r, d));
-                if matches!((&l, &r), (StrValue::Dynamic { .. }, StrValue::Dynamic { .. })) {
-                    return StrValue::dynamic(format!("`{}` is computed at run time", render_expr(expr)));
+                if matches!(
+                    (&l, &r),
+                    (StrValue::Dynamic { .. }, StrValue::Dynamic { .. })
+                ) {
+                    return StrValue::dynamic(format!(
+                        "`{}` is computed at run time",
+                        render_expr(expr)
+                    ));
                 }
                 concat(&[l, r])
             }
             Expr::BinOp(l, BinOp::Mod, r) => {
                 let fmt = self.eval(file, scope, l, d);
-                let Some(fmt_text) = fmt.text() else { return fmt };
+                let Some(fmt_text) = fmt.text() else {
+                    return fmt;
+                };
                 let args: Vec<StrValue> = match r.as_ref() {
-                    Expr::Tuple(items) => items.iter().map(|i| self.eval(file, scope, i, d)).collect(),
+                    Expr::Tuple(items) => {
+                        items.iter().map(|i| self.eval(file, scope, i, d)).collect()
+                    }
                     other => vec![self.eval(file, scope, other, d)],
                 };
                 percent_format(fmt_text, &args)
@@ -128,7 +143,9 @@ impl Program {
             Expr::Name(_) | Expr::Attr(..) => self.eval_ref(file, scope, expr, d),
             Expr::Call(call) => self.eval_call(file, scope, call, d),
             Expr::Num(n) => StrValue::known(n.clone()),
-            Expr::Subscript(base, keys) if base.dotted().is_some_and(|b| b.ends_with("environ")) => {
+            Expr::Subscript(base, keys)
+                if base.dotted().is_some_and(|b| b.ends_with("environ")) =>
+            {
                 match keys.first().and_then(Expr::as_str) {
                     Some(name) => StrValue::dynamic(format!("environment variable {name}")),
                     None => StrValue::dynamic("an environment variable chosen at run time"),
@@ -140,8 +157,15 @@ impl Program {
 
     fn eval_ref(&self, file: usize, scope: u32, expr: &Expr, d: u32) -> StrValue {
         match self.resolve(file, scope, expr) {
-            Target::Value { file: f, scope: s, value, .. } => self.eval(f, s, value, d),
-            Target::External(path) => StrValue::dynamic(format!("`{path}` comes from outside the analysed code")),
+            Target::Value {
+                file: f,
+                scope: s,
+                value,
+                ..
+            } => self.eval(f, s, value, d),
+            Target::External(path) => {
+                StrValue::dynamic(format!("`{path}` comes from outside the analysed code"))
+            }
             Target::Unknown => {
                 // `settings.api_prefix` where `settings = Settings()`: the
                 // class-level default of a settings field.
@@ -158,28 +182,58 @@ impl Program {
 
     /// The class-level default of `attr` on `base`, when `base` is an
     /// instance of a first-party class built with no arguments naming it.
-    fn instance_default(&self, file: usize, scope: u32, base: &Expr, attr: &str, d: u32) -> Option<StrValue> {
+    fn instance_default(
+        &self,
+        file: usize,
+        scope: u32,
+        base: &Expr,
+        attr: &str,
+        d: u32,
+    ) -> Option<StrValue> {
         let class = match self.resolve(file, scope, base) {
-            Target::Value { file: f, scope: s, value: Expr::Call(c), .. } => self.resolve(f, s, &c.func),
+            Target::Value {
+                file: f,
+                scope: s,
+                value: Expr::Call(c),
+                ..
+            } => self.resolve(f, s, &c.func),
             // `get_settings().api_prefix` with a function returning an instance.
             _ => match base {
                 Expr::Call(c) => self.returned_class(file, scope, &c.func)?,
                 _ => return None,
             },
         };
-        let Target::Def { file: cf, scope: cs } = class else { return None };
+        let Target::Def {
+            file: cf,
+            scope: cs,
+        } = class
+        else {
+            return None;
+        };
         let sc = self.scope(cf, cs)?;
         if sc.kind != ScopeKind::Class {
             return None;
         }
         for st in &sc.stmts {
-            let Stmt::Assign { targets, value: Some(v), .. } = st else { continue };
-            if !targets.iter().any(|t| matches!(t, Expr::Name(n) if n == attr)) {
+            let Stmt::Assign {
+                targets,
+                value: Some(v),
+                ..
+            } = st
+            else {
+                continue;
+            };
+            if !targets
+                .iter()
+                .any(|t| matches!(t, Expr::Name(n) if n == attr))
+            {
                 continue;
             }
             // `Field("x", ...)` or `Field(default="x")`.
             let v = match v {
-                Expr::Call(c) if c.func.dotted().is_some_and(|f| f.ends_with("Field")) => c.arg(0, "default")?,
+                Expr::Call(c) if c.func.dotted().is_some_and(|f| f.ends_with("Field")) => {
+                    c.arg(0, "default")?
+                }
                 other => other,
             };
             let value = self.eval(cf, cs, v, d);
@@ -187,7 +241,9 @@ impl Program {
             return Some(match value {
                 StrValue::Known { value, .. } => StrValue::Known {
                     value,
-                    note: Some(format!("default of `{class_name}.{attr}`; the environment may override it")),
+                    note: Some(format!(
+                        "default of `{class_name}.{attr}`; the environment may override it"
+                    )),
                 },
                 other => other,
             });
@@ -196,28 +252,43 @@ impl Program {
     }
 
     fn returned_class(&self, file: usize, scope: u32, func: &Expr) -> Option<Target<'_>> {
-        let Target::Def { file: f, scope: s } = self.resolve(file, scope, func) else { return None };
+        let Target::Def { file: f, scope: s } = self.resolve(file, scope, func) else {
+            return None;
+        };
         let sc = self.scope(f, s)?;
         sc.stmts.iter().find_map(|st| match st {
-            Stmt::Return { value: Some(Expr::Call(c)), .. } => Some(self.resolve(f, s, &c.func)),
+            Stmt::Return {
+                value: Some(Expr::Call(c)),
+                ..
+            } => Some(self.resolve(f, s, &c.func)),
             _ => None,
         })
     }
 
-    fn eval_call(&self, file: usize, scope: u32, call: &crate::scan::facts::Call, d: u32) -> StrValue {
+    fn eval_call(
+        &self,
+        file: usize,
+        scope: u32,
+        call: &crate::scan::facts::Call,
+        d: u32,
+    ) -> StrValue {
         // "sep".join([...]) and "...{}...".format(...)
         if let Expr::Attr(recv, method) = &call.func {
             match method.as_str() {
                 "join" => {
                     let sep = self.eval(file, scope, recv, d);
-                    if let (Some(sep), Some(items)) = (sep.as_known(), call.args.first().and_then(Expr::elements)) {
+                    if let (Some(sep), Some(items)) =
+                        (sep.as_known(), call.args.first().and_then(Expr::elements))
+                    {
                         let mut parts = Vec::new();
                         for (i, item) in items.iter().enumerate() {
                             if i > 0 {
                                 parts.push(StrValue::known(sep));
                             }
                             parts.push(match self.eval(file, scope, item, d) {
-                                StrValue::Dynamic { .. } => StrValue::Pattern { value: "{}".into() },
+                                StrValue::Dynamic { .. } => {
+                                    StrValue::Pattern { value: "{}".into() }
+                                }
                                 v => v,
                             });
                         }
@@ -227,11 +298,17 @@ impl Program {
                 "format" => {
                     let fmt = self.eval(file, scope, recv, d);
                     if let Some(text) = fmt.text() {
-                        let args: Vec<StrValue> = call.args.iter().map(|a| self.eval(file, scope, a, d)).collect();
+                        let args: Vec<StrValue> = call
+                            .args
+                            .iter()
+                            .map(|a| self.eval(file, scope, a, d))
+                            .collect();
                         let kwargs: Vec<(String, StrValue)> = call
                             .kwargs
                             .iter()
-                            .filter_map(|k| Some((k.name.clone()?, self.eval(file, scope, &k.value, d))))
+                            .filter_map(|k| {
+                                Some((k.name.clone()?, self.eval(file, scope, &k.value, d)))
+                            })
                             .collect();
                         return brace_format(text, &args, &kwargs);
                     }
@@ -264,7 +341,10 @@ impl Program {
                 };
             }
         }
-        StrValue::dynamic(format!("`{}` is computed at run time", render_expr(&Expr::Call(Box::new(call.clone())))))
+        StrValue::dynamic(format!(
+            "`{}` is computed at run time",
+            render_expr(&Expr::Call(Box::new(call.clone())))
+        ))
     }
 }
 
@@ -276,7 +356,11 @@ fn env_lookup(callee: &str, call: &crate::scan::facts::Call) -> Option<StrValue>
         return None;
     }
     let name = call.args.first()?.as_str()?;
-    let default = call.args.get(1).or_else(|| call.kwarg("default")).and_then(Expr::as_str);
+    let default = call
+        .args
+        .get(1)
+        .or_else(|| call.kwarg("default"))
+        .and_then(Expr::as_str);
     Some(StrValue::Dynamic {
         reason: match default {
             Some(d) => format!("environment variable {name} (default {d:?})"),
@@ -354,7 +438,9 @@ fn brace_format(fmt: &str, args: &[StrValue], kwargs: &[(String, StrValue)]) -> 
                 };
                 parts.push(StrValue::known(std::mem::take(&mut lit)));
                 parts.push(match value {
-                    Some(StrValue::Dynamic { .. }) | None => StrValue::Pattern { value: "{}".into() },
+                    Some(StrValue::Dynamic { .. }) | None => {
+                        StrValue::Pattern { value: "{}".into() }
+                    }
                     Some(v) => v.clone(),
                 });
             }
@@ -372,9 +458,18 @@ mod tests {
     #[test]
     fn percent_and_brace_formats_leave_holes() {
         let dynamic = StrValue::dynamic("x");
-        assert_eq!(percent_format("job:%s:progress", std::slice::from_ref(&dynamic)).text(), Some("job:{}:progress"));
-        assert_eq!(percent_format("100%% of %d", &[StrValue::known("3")]).as_known(), Some("100% of 3"));
-        assert_eq!(brace_format("repo:{}:status", &[dynamic], &[]).text(), Some("repo:{}:status"));
+        assert_eq!(
+            percent_format("job:%s:progress", std::slice::from_ref(&dynamic)).text(),
+            Some("job:{}:progress")
+        );
+        assert_eq!(
+            percent_format("100%% of %d", &[StrValue::known("3")]).as_known(),
+            Some("100% of 3")
+        );
+        assert_eq!(
+            brace_format("repo:{}:status", &[dynamic], &[]).text(),
+            Some("repo:{}:status")
+        );
         assert_eq!(
             brace_format("{a}-{{x}}", &[], &[("a".into(), StrValue::known("k"))]).as_known(),
             Some("k-{x}")

@@ -22,14 +22,24 @@ pub struct Limits {
 pub trait Executor {
     /// One outcome per file, in the order of `files`. `tick` is called once
     /// per finished file, from any thread.
-    fn analyze(&self, files: &[SourceFile], limits: Limits, tick: &(dyn Fn() + Sync)) -> Vec<Outcome>;
+    fn analyze(
+        &self,
+        files: &[SourceFile],
+        limits: Limits,
+        tick: &(dyn Fn() + Sync),
+    ) -> Vec<Outcome>;
 }
 
 /// Runs the per-file step on the current rayon pool.
 pub struct Local;
 
 impl Executor for Local {
-    fn analyze(&self, files: &[SourceFile], limits: Limits, tick: &(dyn Fn() + Sync)) -> Vec<Outcome> {
+    fn analyze(
+        &self,
+        files: &[SourceFile],
+        limits: Limits,
+        tick: &(dyn Fn() + Sync),
+    ) -> Vec<Outcome> {
         files
             .par_iter()
             .map_init(scan::python_parser, |parser, file| {
@@ -37,7 +47,7 @@ impl Executor for Local {
                     Some(reason) => Outcome::skipped(reason.clone()),
                     None => match read(&file.abs, limits) {
                         Ok(bytes) => scan::analyze_bytes(parser, &bytes),
-                        Err(outcome) => outcome,
+                        Err(outcome) => *outcome,
                     },
                 };
                 tick();
@@ -48,16 +58,18 @@ impl Executor for Local {
 }
 
 /// Reads a file, or says why it will not be analysed.
-pub fn read(path: &Path, limits: Limits) -> Result<Vec<u8>, Outcome> {
-    let meta = std::fs::metadata(path).map_err(|e| Outcome::failed(format!("cannot read: {}", io_reason(&e))))?;
+pub fn read(path: &Path, limits: Limits) -> Result<Vec<u8>, Box<Outcome>> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Box::new(Outcome::failed(format!("cannot read: {}", io_reason(&e)))))?;
     if meta.len() > limits.max_file_size {
-        return Err(Outcome::skipped(format!(
+        return Err(Box::new(Outcome::skipped(format!(
             "larger than --max-file-size ({} bytes > {} bytes)",
             meta.len(),
             limits.max_file_size
-        )));
+        ))));
     }
-    std::fs::read(path).map_err(|e| Outcome::failed(format!("cannot read: {}", io_reason(&e))))
+    std::fs::read(path)
+        .map_err(|e| Box::new(Outcome::failed(format!("cannot read: {}", io_reason(&e)))))
 }
 
 fn io_reason(e: &std::io::Error) -> String {

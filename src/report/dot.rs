@@ -8,13 +8,17 @@ use crate::graph::Resolution;
 use crate::scan::facts::ImportKind;
 
 pub fn write(report: &Report) -> String {
-    let mut out = String::from("digraph modules {\n    rankdir=LR;\n    node [shape=box, fontname=\"Helvetica\"];\n");
+    let mut out = String::from(
+        "digraph modules {\n    rankdir=LR;\n    node [shape=box, fontname=\"Helvetica\"];\n",
+    );
     for m in &report.modules {
         let _ = writeln!(out, "    {:?} [label={:?}];", m.path, m.name);
     }
     let mut seen = BTreeSet::new();
     for e in &report.imports {
-        let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else { continue };
+        let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
+            continue;
+        };
         if !seen.insert((&e.from, to)) {
             continue;
         }

@@ -29,11 +29,25 @@ pub fn write(report: &Report) -> String {
     out.push_str("## Summary\n\n| | |\n|---|---|\n");
     let rows = [
         ("Python files found", s.files.to_string()),
-        ("analysed / skipped / failed", format!("{} / {} / {}", s.analyzed, s.skipped, s.failed)),
+        (
+            "analysed / skipped / failed",
+            format!("{} / {} / {}", s.analyzed, s.skipped, s.failed),
+        ),
         ("lines of code", s.lines.to_string()),
-        ("import roots", report.roots.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")),
+        (
+            "import roots",
+            report
+                .roots
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ("first-party import edges", s.first_party_edges.to_string()),
-        ("standard library modules used", s.stdlib_modules.to_string()),
+        (
+            "standard library modules used",
+            s.stdlib_modules.to_string(),
+        ),
         ("third-party packages", s.third_party_packages.to_string()),
         ("unresolved imports", s.unresolved_imports.to_string()),
         ("import cycles", s.cycles.to_string()),
@@ -67,10 +81,24 @@ fn layout_section(report: &Report, out: &mut String) {
         return;
     }
     let mut folders: BTreeMap<String, (usize, u64)> = BTreeMap::new();
-    let lines: BTreeMap<&str, u32> = report.files.iter().map(|f| (f.path.as_str(), f.lines.unwrap_or(0))).collect();
+    let lines: BTreeMap<&str, u32> = report
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.lines.unwrap_or(0)))
+        .collect();
     for m in &report.modules {
         let parts: Vec<&str> = m.path.split('/').collect();
-        let folder = if parts.len() <= 1 { ".".to_string() } else { parts[..parts.len() - 1].iter().take(2).copied().collect::<Vec<_>>().join("/") + "/" };
+        let folder = if parts.len() <= 1 {
+            ".".to_string()
+        } else {
+            parts[..parts.len() - 1]
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/")
+                + "/"
+        };
         let e = folders.entry(folder).or_default();
         e.0 += 1;
         e.1 += u64::from(*lines.get(m.path.as_str()).unwrap_or(&0));
@@ -89,7 +117,9 @@ fn fan_in_section(report: &Report, out: &mut String) {
     }
     ranked.sort_by(|a, b| b.fan_in.cmp(&a.fan_in).then(a.path.cmp(&b.path)));
     out.push_str("## Modules everything leans on\n\nRanked by fan-in: how many first-party modules import each one. Read these first.\n\n");
-    out.push_str("| module | file | imported by | imports | what it is |\n|---|---|---:|---:|---|\n");
+    out.push_str(
+        "| module | file | imported by | imports | what it is |\n|---|---|---:|---:|---|\n",
+    );
     for m in ranked.iter().take(TOP) {
         let _ = writeln!(
             out,
@@ -102,7 +132,11 @@ fn fan_in_section(report: &Report, out: &mut String) {
         );
     }
     if ranked.len() > TOP {
-        let _ = writeln!(out, "\n…and {} more modules with importers (see the JSON report).", ranked.len() - TOP);
+        let _ = writeln!(
+            out,
+            "\n…and {} more modules with importers (see the JSON report).",
+            ranked.len() - TOP
+        );
     }
     out.push('\n');
 }
@@ -117,15 +151,27 @@ fn third_party_section(report: &Report, out: &mut String) {
         by_cat.entry(p.category.as_str()).or_default().push(p);
     }
     for (cat, pkgs) in by_cat {
-        let _ = writeln!(out, "### {cat}\n\n| package | what it is | used by |\n|---|---|---|");
+        let _ = writeln!(
+            out,
+            "### {cat}\n\n| package | what it is | used by |\n|---|---|---|"
+        );
         for p in pkgs {
             let name = match &p.docs {
                 Some(d) => format!("[`{}`]({d})", p.package),
                 None => format!("`{}`", p.package),
             };
             let users: Vec<String> = p.used_by.iter().take(5).map(|u| format!("`{u}`")).collect();
-            let more = if p.used_by.len() > 5 { format!(" and {} more", p.used_by.len() - 5) } else { String::new() };
-            let _ = writeln!(out, "| {name} | {} | {}{more} |", cell(p.description.as_deref().unwrap_or("")), users.join(", "));
+            let more = if p.used_by.len() > 5 {
+                format!(" and {} more", p.used_by.len() - 5)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {}{more} |",
+                cell(p.description.as_deref().unwrap_or("")),
+                users.join(", ")
+            );
         }
         out.push('\n');
     }
@@ -157,30 +203,58 @@ fn cycles_section(report: &Report, out: &mut String) {
 }
 
 fn unresolved_section(report: &Report, out: &mut String) {
-    let unresolved: Vec<_> = report.imports.iter().filter(|e| e.resolution == Resolution::Unresolved).collect();
+    let unresolved: Vec<_> = report
+        .imports
+        .iter()
+        .filter(|e| e.resolution == Resolution::Unresolved)
+        .collect();
     if unresolved.is_empty() {
         return;
     }
     out.push_str("## Unresolved imports\n\nThese look local but no file matches; each is a broken import or a module generated at build time.\n\n| where | import | why |\n|---|---|---|\n");
     for e in unresolved {
-        let _ = writeln!(out, "| `{}:{}` | `{}` | {} |", e.from, e.line, e.module, cell(e.reason.as_deref().unwrap_or("")));
+        let _ = writeln!(
+            out,
+            "| `{}:{}` | `{}` | {} |",
+            e.from,
+            e.line,
+            e.module,
+            cell(e.reason.as_deref().unwrap_or(""))
+        );
     }
     out.push('\n');
 }
 
 fn files_section(report: &Report, out: &mut String) {
-    let not_analyzed: Vec<_> = report.files.iter().filter(|f| f.status != Status::Analyzed).collect();
+    let not_analyzed: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.status != Status::Analyzed)
+        .collect();
     if !not_analyzed.is_empty() {
         out.push_str("## Files not analysed\n\n| file | status | reason |\n|---|---|---|\n");
         for f in not_analyzed {
-            let status = if f.status == Status::Skipped { "skipped" } else { "failed" };
-            let _ = writeln!(out, "| `{}` | {status} | {} |", f.path, cell(f.reason.as_deref().unwrap_or("")));
+            let status = if f.status == Status::Skipped {
+                "skipped"
+            } else {
+                "failed"
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {status} | {} |",
+                f.path,
+                cell(f.reason.as_deref().unwrap_or(""))
+            );
         }
         out.push('\n');
     }
     if !report.skipped_dirs.is_empty() {
         out.push_str("Folders not entered: ");
-        let dirs: Vec<String> = report.skipped_dirs.iter().map(|d| format!("`{}/` ({})", d.path, d.reason)).collect();
+        let dirs: Vec<String> = report
+            .skipped_dirs
+            .iter()
+            .map(|d| format!("`{}/` ({})", d.path, d.reason))
+            .collect();
         out.push_str(&dirs.join(", "));
         out.push_str(".\n\n");
     }

@@ -13,8 +13,11 @@ pub const MAX_NODES: usize = 40;
 
 /// Package-level import graph as a Mermaid `flowchart`.
 pub fn package_graph(report: &Report) -> Option<String> {
-    let module_of: BTreeMap<&str, &str> =
-        report.modules.iter().map(|m| (m.path.as_str(), m.name.as_str())).collect();
+    let module_of: BTreeMap<&str, &str> = report
+        .modules
+        .iter()
+        .map(|m| (m.path.as_str(), m.name.as_str()))
+        .collect();
     let pairs: Vec<(&str, &str)> = report
         .imports
         .iter()
@@ -27,16 +30,29 @@ pub fn package_graph(report: &Report) -> Option<String> {
     if report.modules.is_empty() {
         return None;
     }
-    let max_depth = report.modules.iter().map(|m| m.name.split('.').count()).max().unwrap_or(1);
+    let max_depth = report
+        .modules
+        .iter()
+        .map(|m| m.name.split('.').count())
+        .max()
+        .unwrap_or(1);
     let mut depth = 1;
     for d in 1..=max_depth {
-        let nodes: BTreeSet<String> = report.modules.iter().map(|m| collapse(&m.name, d)).collect();
+        let nodes: BTreeSet<String> = report
+            .modules
+            .iter()
+            .map(|m| collapse(&m.name, d))
+            .collect();
         if nodes.len() > MAX_NODES {
             break;
         }
         depth = d;
     }
-    let nodes: BTreeSet<String> = report.modules.iter().map(|m| collapse(&m.name, depth)).collect();
+    let nodes: BTreeSet<String> = report
+        .modules
+        .iter()
+        .map(|m| collapse(&m.name, depth))
+        .collect();
     let mut edges: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (a, b) in pairs {
         let (a, b) = (collapse(a, depth), collapse(b, depth));
@@ -44,14 +60,26 @@ pub fn package_graph(report: &Report) -> Option<String> {
             *edges.entry((a, b)).or_default() += 1;
         }
     }
-    let ids: BTreeMap<&String, String> = nodes.iter().enumerate().map(|(i, n)| (n, format!("n{i}"))).collect();
+    let ids: BTreeMap<&String, String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n, format!("n{i}")))
+        .collect();
     let mut out = String::from("flowchart LR\n");
     for (name, id) in &ids {
-        let label = if name.is_empty() { "(top level)" } else { name.as_str() };
+        let label = if name.is_empty() {
+            "(top level)"
+        } else {
+            name.as_str()
+        };
         out.push_str(&format!("    {id}[\"{}\"]\n", label.replace('"', "'")));
     }
     for ((a, b), n) in &edges {
-        let label = if *n == 1 { String::new() } else { format!("|{n}|") };
+        let label = if *n == 1 {
+            String::new()
+        } else {
+            format!("|{n}|")
+        };
         out.push_str(&format!("    {} -->{label} {}\n", ids[a], ids[b]));
     }
     Some(out)

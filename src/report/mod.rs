@@ -153,7 +153,9 @@ impl Report {
                 module: f.module.as_ref().map(|m| m.name.clone()),
                 lines,
             });
-            let (Some(facts), Some(m)) = (&f.facts, &f.module) else { continue };
+            let (Some(facts), Some(m)) = (&f.facts, &f.module) else {
+                continue;
+            };
             for d in &facts.diagnostics {
                 diagnostics.push(DiagnosticEntry {
                     path: f.path.clone(),
@@ -196,7 +198,9 @@ impl Report {
         for e in &program.imports {
             match e.resolution {
                 Resolution::ThirdParty => {
-                    let users = third.entry(e.package.clone().unwrap_or_default()).or_default();
+                    let users = third
+                        .entry(e.package.clone().unwrap_or_default())
+                        .or_default();
                     if users.last() != Some(&e.from) {
                         users.push(e.from.clone());
                     }
@@ -234,14 +238,23 @@ impl Report {
 
         Report {
             schema_version: SCHEMA_VERSION,
-            tool: Tool { name: "explore", version: env!("CARGO_PKG_VERSION") },
+            tool: Tool {
+                name: "explore",
+                version: env!("CARGO_PKG_VERSION"),
+            },
             root: root.to_string(),
             summary,
             roots: program
                 .layout
                 .roots
                 .iter()
-                .map(|r| if r.is_empty() { ".".to_string() } else { r.clone() })
+                .map(|r| {
+                    if r.is_empty() {
+                        ".".to_string()
+                    } else {
+                        r.clone()
+                    }
+                })
                 .collect(),
             files,
             skipped_dirs,
@@ -256,7 +269,11 @@ impl Report {
 
 /// The JSON Schema of [`Report`], as published in `schema/report.schema.json`.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(Report);
+    // Describe what the writer emits: fields skipped when empty are optional.
+    let generator = schemars::generate::SchemaSettings::default()
+        .for_serialize()
+        .into_generator();
+    let schema = generator.into_root_schema_for::<Report>();
     let mut s = serde_json::to_string_pretty(&schema).expect("the schema serialises");
     s.push('\n');
     s
@@ -280,7 +297,13 @@ pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
             format!("f{inner:?}")
         }
         Expr::Num(n) => n.clone(),
-        Expr::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Expr::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
         Expr::None => "None".into(),
         Expr::Call(c) => {
             let mut args: Vec<String> = c.args.iter().map(render_expr).collect();
@@ -290,9 +313,18 @@ pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
             }));
             format!("{}({})", render_expr(&c.func), args.join(", "))
         }
-        Expr::List(v) => format!("[{}]", v.iter().map(render_expr).collect::<Vec<_>>().join(", ")),
-        Expr::Tuple(v) => format!("({})", v.iter().map(render_expr).collect::<Vec<_>>().join(", ")),
-        Expr::Set(v) => format!("{{{}}}", v.iter().map(render_expr).collect::<Vec<_>>().join(", ")),
+        Expr::List(v) => format!(
+            "[{}]",
+            v.iter().map(render_expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Tuple(v) => format!(
+            "({})",
+            v.iter().map(render_expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Set(v) => format!(
+            "{{{}}}",
+            v.iter().map(render_expr).collect::<Vec<_>>().join(", ")
+        ),
         Expr::Dict(pairs) => format!(
             "{{{}}}",
             pairs
@@ -305,7 +337,11 @@ pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
                 .join(", ")
         ),
         Expr::Subscript(b, s) => {
-            format!("{}[{}]", render_expr(b), s.iter().map(render_expr).collect::<Vec<_>>().join(", "))
+            format!(
+                "{}[{}]",
+                render_expr(b),
+                s.iter().map(render_expr).collect::<Vec<_>>().join(", ")
+            )
         }
         Expr::BinOp(l, op, r) => {
             let op = match op {

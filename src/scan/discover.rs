@@ -80,14 +80,23 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, r)| *r)
-            .or_else(|| entry.path().join("pyvenv.cfg").is_file().then_some("virtualenv"));
+            .or_else(|| {
+                entry
+                    .path()
+                    .join("pyvenv.cfg")
+                    .is_file()
+                    .then_some("virtualenv")
+            });
         match reason {
             Some(reason) => {
                 let rel = relative(&root_buf, entry.path());
                 skipped_ref
                     .lock()
                     .expect("no panics while holding the lock")
-                    .push(SkippedDir { path: rel, reason: reason.to_string() });
+                    .push(SkippedDir {
+                        path: rel,
+                        reason: reason.to_string(),
+                    });
                 false
             }
             None => true,
@@ -114,18 +123,29 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
         }
         let rel = relative(root, path);
         let excluded = excluded_by(&excludes, root, path);
-        files.push(SourceFile { rel, abs: path.to_path_buf(), excluded });
+        files.push(SourceFile {
+            rel,
+            abs: path.to_path_buf(),
+            excluded,
+        });
     }
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    let mut skipped_dirs = std::mem::take(&mut *skipped.lock().expect("no panics while holding the lock"));
+    let mut skipped_dirs =
+        std::mem::take(&mut *skipped.lock().expect("no panics while holding the lock"));
     skipped_dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Discovered { files, skipped_dirs })
+    Ok(Discovered {
+        files,
+        skipped_dirs,
+    })
 }
 
 /// `path` relative to `root`, `/`-separated.
 pub fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     parts.join("/")
 }
 

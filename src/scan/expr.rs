@@ -22,7 +22,10 @@ pub(crate) struct Converter<'a> {
 
 impl<'a> Converter<'a> {
     pub(crate) fn new(src: &'a [u8]) -> Self {
-        Converter { src, budget: MAX_NODES }
+        Converter {
+            src,
+            budget: MAX_NODES,
+        }
     }
 
     pub(crate) fn text(&self, node: Node) -> &'a str {
@@ -120,7 +123,9 @@ impl<'a> Converter<'a> {
             "generic_type" => {
                 // `list[int]` in annotations parses as a type node in some positions.
                 let kids = named_children(node);
-                let base = kids.first().map_or(Expr::Other("generic_type".into()), |b| self.convert(*b, d));
+                let base = kids
+                    .first()
+                    .map_or(Expr::Other("generic_type".into()), |b| self.convert(*b, d));
                 let args = kids
                     .iter()
                     .skip(1)
@@ -129,7 +134,8 @@ impl<'a> Converter<'a> {
                     .collect();
                 Expr::Subscript(Box::new(base), args)
             }
-            "type" | "parenthesized_expression" | "expression_statement" => match first_named(node) {
+            "type" | "parenthesized_expression" | "expression_statement" => match first_named(node)
+            {
                 Some(inner) => self.convert(inner, d),
                 None => Expr::Other(node.kind().into()),
             },
@@ -146,7 +152,11 @@ impl<'a> Converter<'a> {
                     Some("|") => BinOp::BitOr,
                     _ => BinOp::Other,
                 };
-                Expr::BinOp(Box::new(self.convert(l, d)), op, Box::new(self.convert(r, d)))
+                Expr::BinOp(
+                    Box::new(self.convert(l, d)),
+                    op,
+                    Box::new(self.convert(r, d)),
+                )
             }
             "unary_operator" => {
                 let text = self.text(node);
@@ -179,7 +189,9 @@ impl<'a> Converter<'a> {
             "keyword_argument" => {
                 // Only reached for malformed argument lists; keep the value.
                 node.child_by_field_name("value")
-                    .map_or(Expr::Other("keyword_argument".into()), |v| self.convert(v, d))
+                    .map_or(Expr::Other("keyword_argument".into()), |v| {
+                        self.convert(v, d)
+                    })
             }
             other => Expr::Other(other.to_string()),
         }
@@ -207,7 +219,9 @@ impl<'a> Converter<'a> {
                 for c in named_children(list) {
                     match c.kind() {
                         "keyword_argument" => {
-                            let name = c.child_by_field_name("name").map(|n| self.text(n).to_string());
+                            let name = c
+                                .child_by_field_name("name")
+                                .map(|n| self.text(n).to_string());
                             let value = c
                                 .child_by_field_name("value")
                                 .map_or(Expr::None, |v| self.convert(v, d));
@@ -223,7 +237,12 @@ impl<'a> Converter<'a> {
                 }
             }
         }
-        Call { line, func, args, kwargs }
+        Call {
+            line,
+            func,
+            args,
+            kwargs,
+        }
     }
 
     fn string(&mut self, node: Node, d: u32) -> Expr {
@@ -316,7 +335,13 @@ fn join_strings(parts: Vec<Expr>) -> Expr {
     if out.iter().all(|p| matches!(p, FPart::Lit(_))) {
         let mut s: String = out
             .into_iter()
-            .map(|p| if let FPart::Lit(l) = p { l } else { String::new() })
+            .map(|p| {
+                if let FPart::Lit(l) = p {
+                    l
+                } else {
+                    String::new()
+                }
+            })
             .collect();
         truncate(&mut s);
         Expr::Str(s)
@@ -345,5 +370,6 @@ pub(crate) fn named_children(node: Node) -> Vec<Node> {
 
 pub(crate) fn first_named(node: Node) -> Option<Node> {
     let mut cursor = node.walk();
-    node.named_children(&mut cursor).find(|c| c.kind() != "comment")
+    node.named_children(&mut cursor)
+        .find(|c| c.kind() != "comment")
 }

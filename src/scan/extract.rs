@@ -31,13 +31,20 @@ pub fn extract(parser: &mut Parser, src: &[u8]) -> FileFacts {
     let mut walker = Walker::new(src);
     walker.facts.lines = line_count(src);
     walker.facts.doc = docstring(&walker.conv, root);
+    if root.has_error() {
+        walker.find_errors(root);
+    }
     walker.run(root.walk());
     walker.finish()
 }
 
 fn line_count(src: &[u8]) -> u32 {
     let n = src.iter().filter(|&&b| b == b'\n').count() as u32;
-    if src.last().is_some_and(|&b| b != b'\n') { n + 1 } else { n }
+    if src.last().is_some_and(|&b| b != b'\n') {
+        n + 1
+    } else {
+        n
+    }
 }
 
 /// What entering a node pushed, to be undone when the walk leaves it.
@@ -94,7 +101,10 @@ impl<'a> Walker<'a> {
         };
         Walker {
             conv: Converter::new(src),
-            facts: FileFacts { scopes: vec![module], ..FileFacts::default() },
+            facts: FileFacts {
+                scopes: vec![module],
+                ..FileFacts::default()
+            },
             scope: 0,
             flags: Flags::default(),
             pending_decorators: Vec::new(),
@@ -134,7 +144,10 @@ impl<'a> Walker<'a> {
     fn leave(&mut self, frame: Frame) {
         match frame {
             Frame::None => {}
-            Frame::Scope { prev_scope, prev_flags } => {
+            Frame::Scope {
+                prev_scope,
+                prev_flags,
+            } => {
                 self.scope = prev_scope;
                 self.flags = prev_flags;
             }
@@ -161,11 +174,8 @@ impl<'a> Walker<'a> {
     }
 
     fn enter(&mut self, node: Node, field: Option<&str>) -> (Frame, bool) {
-        if node.is_error() || node.is_missing() {
-            self.diagnose(node);
-            if node.is_missing() {
-                return (Frame::None, false);
-            }
+        if node.is_missing() {
+            return (Frame::None, false);
         }
         match node.kind() {
             "import_statement" | "import_from_statement" | "future_import_statement" => {
@@ -258,13 +268,21 @@ impl<'a> Walker<'a> {
             "return_statement" => {
                 let value = first_named(node).map(|v| self.conv.expr(v));
                 let ctx = self.ctx();
-                self.push(Stmt::Return { line: line_of(node), value, ctx });
+                self.push(Stmt::Return {
+                    line: line_of(node),
+                    value,
+                    ctx,
+                });
                 (Frame::None, true)
             }
             "raise_statement" => {
                 let value = first_named(node).map(|v| self.conv.expr(v));
                 let ctx = self.ctx();
-                self.push(Stmt::Raise { line: line_of(node), value, ctx });
+                self.push(Stmt::Raise {
+                    line: line_of(node),
+                    value,
+                    ctx,
+                });
                 (Frame::None, true)
             }
             "yield" => {
@@ -276,13 +294,19 @@ impl<'a> Walker<'a> {
                 (Frame::None, true)
             }
             "for_statement" => {
-                if let (Some(l), Some(r)) =
-                    (node.child_by_field_name("left"), node.child_by_field_name("right"))
-                {
+                if let (Some(l), Some(r)) = (
+                    node.child_by_field_name("left"),
+                    node.child_by_field_name("right"),
+                ) {
                     let target = self.conv.expr(l);
                     let iter = self.conv.expr(r);
                     let ctx = self.ctx();
-                    self.push(Stmt::For { line: line_of(node), target, iter, ctx });
+                    self.push(Stmt::For {
+                        line: line_of(node),
+                        target,
+                        iter,
+                        ctx,
+                    });
                 }
                 let line = line_of(node);
                 (
@@ -352,6 +376,27 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Records every ERROR and MISSING node, descending only into subtrees
+    /// that contain one, so a clean file pays nothing.
+    fn find_errors(&mut self, root: Node) {
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if node.is_error() || node.is_missing() {
+                self.diagnose(node);
+                if node.is_missing() {
+                    continue;
+                }
+            }
+            let mut cursor = node.walk();
+            let kids: Vec<Node> = node
+                .children(&mut cursor)
+                .filter(|c| c.has_error())
+                .collect();
+            stack.extend(kids.into_iter().rev());
+        }
+        self.facts.diagnostics.sort_by_key(|d| d.line);
+    }
+
     fn diagnose(&mut self, node: Node) {
         self.errors += 1;
         if self.errors > MAX_DIAGNOSTICS {
@@ -371,9 +416,16 @@ impl<'a> Walker<'a> {
                 .take(60)
                 .collect();
             let construct = construct_hint(&snippet);
-            format!("syntax error: could not parse `{}`{construct}", snippet.trim())
+            format!(
+                "syntax error: could not parse `{}`{construct}",
+                snippet.trim()
+            )
         };
-        self.facts.diagnostics.push(Diagnostic { line, severity: Severity::Warning, message });
+        self.facts.diagnostics.push(Diagnostic {
+            line,
+            severity: Severity::Warning,
+            message,
+        });
     }
 
     fn import(&mut self, node: Node) {
@@ -408,7 +460,11 @@ impl<'a> Walker<'a> {
                     if name.is_empty() {
                         continue;
                     }
-                    self.facts.imports.push(Import { module: name, alias, ..base.clone() });
+                    self.facts.imports.push(Import {
+                        module: name,
+                        alias,
+                        ..base.clone()
+                    });
                 }
             }
             _ => {
@@ -421,7 +477,9 @@ impl<'a> Walker<'a> {
                     if m.kind() == "relative_import" {
                         for c in children(m) {
                             match c.kind() {
-                                "import_prefix" => imp.level = self.conv.text(c).trim().len() as u32,
+                                "import_prefix" => {
+                                    imp.level = self.conv.text(c).trim().len() as u32
+                                }
                                 "dotted_name" => imp.module = dotted(self.conv.text(c)),
                                 _ => {}
                             }
@@ -453,8 +511,12 @@ impl<'a> Walker<'a> {
     fn dotted_and_alias(&self, node: Node) -> (String, Option<String>) {
         match node.kind() {
             "aliased_import" => {
-                let name = node.child_by_field_name("name").map(|n| dotted(self.conv.text(n)));
-                let alias = node.child_by_field_name("alias").map(|a| self.conv.text(a).to_string());
+                let name = node
+                    .child_by_field_name("name")
+                    .map(|n| dotted(self.conv.text(n)));
+                let alias = node
+                    .child_by_field_name("alias")
+                    .map(|a| self.conv.text(a).to_string());
                 (name.unwrap_or_default(), alias)
             }
             "dotted_name" => (dotted(self.conv.text(node)), None),
@@ -472,8 +534,12 @@ impl<'a> Walker<'a> {
             .child_by_field_name("parameters")
             .map(|p| self.params(p))
             .unwrap_or_default();
-        let returns = node.child_by_field_name("return_type").map(|r| self.conv.expr(r));
-        let doc = node.child_by_field_name("body").and_then(|b| docstring(&self.conv, b));
+        let returns = node
+            .child_by_field_name("return_type")
+            .map(|r| self.conv.expr(r));
+        let doc = node
+            .child_by_field_name("body")
+            .and_then(|b| docstring(&self.conv, b));
         let mut scope = self.new_scope(node, ScopeKind::Function, name, doc);
         scope.is_async = is_async;
         scope.params = params;
@@ -492,7 +558,9 @@ impl<'a> Walker<'a> {
             for c in named_children(sup) {
                 match c.kind() {
                     "keyword_argument" => {
-                        let name = c.child_by_field_name("name").map(|n| self.conv.text(n).to_string());
+                        let name = c
+                            .child_by_field_name("name")
+                            .map(|n| self.conv.text(n).to_string());
                         let value = c
                             .child_by_field_name("value")
                             .map_or(Expr::None, |v| self.conv.expr(v));
@@ -503,14 +571,22 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        let doc = node.child_by_field_name("body").and_then(|b| docstring(&self.conv, b));
+        let doc = node
+            .child_by_field_name("body")
+            .and_then(|b| docstring(&self.conv, b));
         let mut scope = self.new_scope(node, ScopeKind::Class, name, doc);
         scope.bases = bases;
         scope.class_keywords = keywords;
         self.open_scope(scope)
     }
 
-    fn new_scope(&mut self, node: Node, kind: ScopeKind, name: String, doc: Option<String>) -> Scope {
+    fn new_scope(
+        &mut self,
+        node: Node,
+        kind: ScopeKind,
+        name: String,
+        doc: Option<String>,
+    ) -> Scope {
         let parent = &self.facts.scopes[self.scope as usize];
         let qualname = if parent.qualname.is_empty() {
             name.clone()
@@ -525,7 +601,9 @@ impl<'a> Walker<'a> {
             line: line_of(node),
             end_line: node.end_position().row as u32 + 1,
             is_async: false,
-            conditional: self.flags.conditional || self.flags.try_import || self.flags.type_checking,
+            conditional: self.flags.conditional
+                || self.flags.try_import
+                || self.flags.type_checking,
             doc,
             decorators: std::mem::take(&mut self.pending_decorators),
             params: Vec::new(),
@@ -538,7 +616,10 @@ impl<'a> Walker<'a> {
     }
 
     fn open_scope(&mut self, scope: Scope) -> Frame {
-        let frame = Frame::Scope { prev_scope: self.scope, prev_flags: self.flags };
+        let frame = Frame::Scope {
+            prev_scope: self.scope,
+            prev_flags: self.flags,
+        };
         self.facts.scopes.push(scope);
         self.scope = self.facts.scopes.len() as u32 - 1;
         // Loops and conditions of the enclosing scope do not describe the
@@ -562,7 +643,9 @@ impl<'a> Walker<'a> {
                     annotation = c.child_by_field_name("type").map(|t| self.conv.expr(t));
                     let inner = first_named(c);
                     match inner.map(|i| i.kind()) {
-                        Some("list_splat_pattern") => (inner.and_then(first_named), ParamKind::VarArgs),
+                        Some("list_splat_pattern") => {
+                            (inner.and_then(first_named), ParamKind::VarArgs)
+                        }
                         Some("dictionary_splat_pattern") => {
                             (inner.and_then(first_named), ParamKind::VarKeywords)
                         }
@@ -591,7 +674,12 @@ impl<'a> Walker<'a> {
                 }
                 k => k,
             };
-            out.push(Param { name: self.conv.text(name_node).to_string(), kind, annotation, default });
+            out.push(Param {
+                name: self.conv.text(name_node).to_string(),
+                kind,
+                annotation,
+                default,
+            });
         }
         out
     }
@@ -623,13 +711,27 @@ impl<'a> Walker<'a> {
         }
         if self.scope == 0
             && !augmented
-            && targets.iter().any(|t| matches!(t, Expr::Name(n) if n == "__all__"))
+            && targets
+                .iter()
+                .any(|t| matches!(t, Expr::Name(n) if n == "__all__"))
             && let Some(items) = value.as_ref().and_then(|v| v.elements())
         {
-            self.facts.all = Some(items.iter().filter_map(|e| e.as_str().map(String::from)).collect());
+            self.facts.all = Some(
+                items
+                    .iter()
+                    .filter_map(|e| e.as_str().map(String::from))
+                    .collect(),
+            );
         }
         let ctx = self.ctx();
-        self.push(Stmt::Assign { line: line_of(node), targets, annotation, value, augmented, ctx });
+        self.push(Stmt::Assign {
+            line: line_of(node),
+            targets,
+            annotation,
+            value,
+            augmented,
+            ctx,
+        });
     }
 
     fn comparison(&mut self, node: Node) {
@@ -641,16 +743,33 @@ impl<'a> Walker<'a> {
         let left = self.conv.expr(kids[0]);
         let right = self.conv.expr(kids[2]);
         let ctx = self.ctx();
-        self.push(Stmt::Compare { line: line_of(node), left, right, ctx });
+        self.push(Stmt::Compare {
+            line: line_of(node),
+            left,
+            right,
+            ctx,
+        });
     }
 
     fn match_cases(&mut self, node: Node) {
-        let Some(subject) = node.child_by_field_name("subject") else { return };
+        let Some(subject) = node.child_by_field_name("subject") else {
+            return;
+        };
         let subject = self.conv.expr(subject);
-        let Some(body) = node.child_by_field_name("body") else { return };
-        for case in named_children(body).into_iter().filter(|c| c.kind() == "case_clause") {
-            for pat in named_children(case).into_iter().filter(|c| c.kind() == "case_pattern") {
-                let Some(lit) = first_named(pat) else { continue };
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        for case in named_children(body)
+            .into_iter()
+            .filter(|c| c.kind() == "case_clause")
+        {
+            for pat in named_children(case)
+                .into_iter()
+                .filter(|c| c.kind() == "case_pattern")
+            {
+                let Some(lit) = first_named(pat) else {
+                    continue;
+                };
                 let right = match lit.kind() {
                     "string" | "dotted_name" => {
                         if lit.kind() == "string" {
@@ -662,7 +781,12 @@ impl<'a> Walker<'a> {
                     _ => continue,
                 };
                 let ctx = self.ctx();
-                self.push(Stmt::Compare { line: line_of(pat), left: subject.clone(), right, ctx });
+                self.push(Stmt::Compare {
+                    line: line_of(pat),
+                    left: subject.clone(),
+                    right,
+                    ctx,
+                });
             }
         }
     }
@@ -703,7 +827,9 @@ fn docstring(conv: &Converter, body: Node) -> Option<String> {
         return None;
     }
     let text = conv.text(s);
-    let inner = text.trim_start_matches(|c: char| c.is_ascii_alphabetic()).trim_matches(|c| c == '"' || c == '\'');
+    let inner = text
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .trim_matches(|c| c == '"' || c == '\'');
     inner
         .lines()
         .map(str::trim)

@@ -35,11 +35,19 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn skipped(reason: impl Into<String>) -> Self {
-        Outcome { status: Status::Skipped, reason: Some(reason.into()), facts: None }
+        Outcome {
+            status: Status::Skipped,
+            reason: Some(reason.into()),
+            facts: None,
+        }
     }
 
     pub fn failed(reason: impl Into<String>) -> Self {
-        Outcome { status: Status::Failed, reason: Some(reason.into()), facts: None }
+        Outcome {
+            status: Status::Failed,
+            reason: Some(reason.into()),
+            facts: None,
+        }
     }
 }
 
@@ -76,7 +84,10 @@ pub fn analyze_bytes(parser: &mut tree_sitter::Parser, bytes: &[u8]) -> Outcome 
                 ));
             }
             None => {
-                let line = 1 + bytes[..err.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+                let line = 1 + bytes[..err.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
                 return Outcome::skipped(format!(
                     "not valid UTF-8 (byte 0x{:02X} on line {line}) and no coding declaration",
                     bytes[err.valid_up_to()]
@@ -86,7 +97,11 @@ pub fn analyze_bytes(parser: &mut tree_sitter::Parser, bytes: &[u8]) -> Outcome 
     };
     let run = std::panic::AssertUnwindSafe(|| extract::extract(parser, text));
     match std::panic::catch_unwind(run) {
-        Ok(facts) => Outcome { status: Status::Analyzed, reason: note, facts: Some(facts) },
+        Ok(facts) => Outcome {
+            status: Status::Analyzed,
+            reason: note,
+            facts: Some(facts),
+        },
         Err(_) => {
             // The parser may be left mid-parse; give it a clean slate.
             parser.reset();
@@ -119,5 +134,8 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
 }
 
 fn is_latin1(enc: &str) -> bool {
-    matches!(enc.replace('_', "-").as_str(), "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1")
+    matches!(
+        enc.replace('_', "-").as_str(),
+        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1"
+    )
 }

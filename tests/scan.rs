@@ -1,0 +1,548 @@
+//! The scan, the module graph and the report, run on the fixtures the way a
+//! user runs them.
+
+mod common;
+
+use std::fs;
+
+use common::{edge, edges, explore, fixture, report_json, select};
+use serde_json::Value;
+
+#[test]
+fn relative_imports_resolve_at_every_depth() {
+    let r = report_json(&fixture("imports/relative"), &[]);
+    let e = edges(&r);
+    for expected in [
+        edge("pkg/a.py", 1, "pkg/util.py", "first_party", "top_level"),
+        edge("pkg/a.py", 2, "pkg/__init__.py", "first_party", "top_level"),
+        edge("pkg/a.py", 3, "pkg/sub/b.py", "first_party", "top_level"),
+        edge("pkg/a.py", 4, "pkg/sub/b.py", "first_party", "top_level"),
+        edge("pkg/sub/b.py", 1, "pkg/util.py", "first_party", "top_level"),
+        edge(
+            "pkg/sub/b.py",
+            2,
+            "pkg/sub/deeper/c.py",
+            "first_party",
+            "top_level",
+        ),
+        edge(
+            "pkg/sub/b.py",
+            3,
+            "pkg/sub/names.py",
+            "first_party",
+            "top_level",
+        ),
+        edge(
+            "pkg/sub/deeper/c.py",
+            1,
+            "pkg/util.py",
+            "first_party",
+            "top_level",
+        ),
+        edge(
+            "pkg/sub/deeper/c.py",
+            2,
+            "pkg/util.py",
+            "first_party",
+            "top_level",
+        ),
+        edge(
+            "pkg/sub/deeper/c.py",
+            3,
+            "pkg/sub/names.py",
+            "first_party",
+            "top_level",
+        ),
+    ] {
+        assert!(e.contains(&expected), "missing {expected:?} in {e:#?}");
+    }
+    assert_eq!(r["summary"]["unresolved_imports"], 1);
+}
+
+#[test]
+fn relative_import_above_top_package_is_unresolved() {
+    let r = report_json(&fixture("imports/relative"), &[]);
+    let unresolved = select(&r["imports"], "resolution", "unresolved");
+    assert_eq!(unresolved.len(), 1);
+    assert_eq!(unresolved[0]["from"], "pkg/sub/deeper/c.py");
+    assert_eq!(unresolved[0]["line"], 4);
+    assert!(unresolved[0]["to"].is_null());
+    assert!(
+        unresolved[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("above the top-level package")
+    );
+}
+
+#[test]
+fn names_reexported_through_package_init_are_traced_to_their_definition() {
+    let r = report_json(&fixture("imports/reexport"), &[]);
+    let from_app = select(&r["imports"], "from", "app.py");
+    assert_eq!(from_app.len(), 3);
+    for e in &from_app {
+        assert_eq!(e["to"], "pkg/__init__.py");
+    }
+    let service = &from_app[0]["reexported"];
+    assert_eq!(service[0]["name"], "Service");
+    assert_eq!(service[0]["path"], "pkg/impl.py");
+    assert_eq!(service[0]["line"], 10);
+    // Through the star import, bounded by `__all__`.
+    let star: Vec<(&str, u64)> = from_app[1]["reexported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap(), o["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(star, [("make_client", 19), ("DEFAULT_TIMEOUT", 7)]);
+}
+
+#[test]
+fn namespace_packages_resolve_without_init_files() {
+    let r = report_json(&fixture("imports/namespace"), &[]);
+    let e = edges(&r);
+    assert!(e.contains(&edge(
+        "consumer.py",
+        1,
+        "ns/plugins/alpha.py",
+        "first_party",
+        "top_level"
+    )));
+    assert!(e.contains(&edge(
+        "consumer.py",
+        2,
+        "ns/plugins/beta.py",
+        "first_party",
+        "top_level"
+    )));
+    assert!(e.contains(&edge(
+        "ns/plugins/beta.py",
+        1,
+        "ns/plugins/alpha.py",
+        "first_party",
+        "top_level"
+    )));
+    let modules: Vec<&str> = r["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(modules.contains(&"ns.plugins.alpha"), "{modules:?}");
+}
+
+#[test]
+fn src_layout_names_modules_from_src() {
+    let r = report_json(&fixture("imports/src_layout"), &[]);
+    let core = select(&r["files"], "path", "src/mylib/core.py");
+    assert_eq!(core[0]["module"], "mylib.core");
+    let e = edges(&r);
+    assert!(e.contains(&edge(
+        "tests/test_core.py",
+        3,
+        "src/mylib/core.py",
+        "first_party",
+        "top_level"
+    )));
+    assert!(e.contains(&edge(
+        "tests/test_core.py",
+        1,
+        "pytest",
+        "third_party",
+        "top_level"
+    )));
+    assert!(r["roots"].as_array().unwrap().contains(&Value::from("src")));
+}
+
+#[test]
+fn several_roots_are_detected_side_by_side() {
+    let r = report_json(&fixture("imports/multi_root"), &[]);
+    assert_eq!(r["roots"], serde_json::json!(["backend", "worker"]));
+    let e = edges(&r);
+    assert!(e.contains(&edge(
+        "backend/app/main.py",
+        3,
+        "backend/app/services/billing.py",
+        "first_party",
+        "top_level"
+    )));
+    assert!(e.contains(&edge(
+        "worker/jobs/run.py",
+        3,
+        "worker/jobs/helpers.py",
+        "first_party",
+        "top_level"
+    )));
+}
+
+#[test]
+fn user_roots_replace_detected_ones() {
+    // With the repository top as the only root, `from app.services import
+    // billing` no longer finds `backend/app/...`.
+    let r = report_json(&fixture("imports/multi_root"), &["--root", "."]);
+    assert_eq!(r["roots"], serde_json::json!(["."]));
+    let main = select(&r["files"], "path", "backend/app/main.py");
+    assert_eq!(main[0]["module"], "backend.app.main");
+    let e = edges(&r);
+    assert!(
+        !e.iter()
+            .any(|x| x.0 == "backend/app/main.py" && x.3 == "first_party"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn every_import_kind_is_classified() {
+    let r = report_json(&fixture("imports/kinds"), &[]);
+    let e: Vec<_> = edges(&r)
+        .into_iter()
+        .filter(|x| x.0 == "service.py")
+        .collect();
+    assert_eq!(
+        e,
+        [
+            edge("service.py", 1, "os", "stdlib", "top_level"),
+            edge("service.py", 2, "json", "stdlib", "top_level"),
+            edge("service.py", 3, "typing", "stdlib", "top_level"),
+            edge("service.py", 5, "requests", "third_party", "top_level"),
+            edge(
+                "service.py",
+                6,
+                "sqlalchemy.orm",
+                "third_party",
+                "top_level"
+            ),
+            edge("service.py", 8, "pkg/models.py", "first_party", "top_level"),
+            edge("service.py", 9, "pkg.missing", "unresolved", "top_level"),
+            edge(
+                "service.py",
+                12,
+                "pkg/models.py",
+                "first_party",
+                "type_checking"
+            ),
+            edge("service.py", 15, "ujson", "third_party", "try_except"),
+            edge("service.py", 17, "json", "stdlib", "try_except"),
+            edge("service.py", 29, "csv", "stdlib", "function"),
+            edge("service.py", 30, "pkg/models.py", "first_party", "function"),
+        ]
+    );
+    let packages: Vec<&str> = r["third_party"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(packages, ["requests", "sqlalchemy", "ujson"]);
+}
+
+#[test]
+fn cycles_are_reported_with_the_lines_that_close_them() {
+    let r = report_json(&fixture("imports/cycle"), &[]);
+    let cycles = r["cycles"].as_array().unwrap();
+    assert_eq!(cycles.len(), 2);
+    assert_eq!(
+        cycles[0]["modules"],
+        serde_json::json!(["loop/a.py", "loop/b.py", "loop/c.py"])
+    );
+    assert_eq!(cycles[0]["import_time"], true);
+    let path: Vec<(&str, &str, u64)> = cycles[0]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap(),
+                e["to"].as_str().unwrap(),
+                e["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        path,
+        [
+            ("loop/a.py", "loop/b.py", 1),
+            ("loop/b.py", "loop/c.py", 1),
+            ("loop/c.py", "loop/a.py", 1)
+        ]
+    );
+    // x <-> y is closed by a function-level import: not an import-time cycle.
+    assert_eq!(cycles[1]["modules"], serde_json::json!(["x.py", "y.py"]));
+    assert_eq!(cycles[1]["import_time"], false);
+}
+
+#[test]
+fn fan_in_and_fan_out_count_distinct_modules() {
+    let r = report_json(&fixture("imports/relative"), &[]);
+    let util = select(&r["modules"], "path", "pkg/util.py");
+    assert_eq!(util[0]["fan_in"], 3);
+    assert_eq!(util[0]["fan_out"], 0);
+    let a = select(&r["modules"], "path", "pkg/a.py");
+    assert_eq!(a[0]["fan_out"], 3);
+}
+
+#[test]
+fn hostile_files_are_reported_not_fatal() {
+    let r = report_json(&fixture("bad_input"), &[]);
+    let status = |p: &str| select(&r["files"], "path", p)[0].clone();
+    assert_eq!(status("nul.py")["status"], "skipped");
+    assert!(status("nul.py")["reason"].as_str().unwrap().contains("NUL"));
+    assert_eq!(status("latin1.py")["status"], "analyzed");
+    assert!(
+        status("latin1.py")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("latin-1")
+    );
+    assert_eq!(status("broken.py")["status"], "analyzed");
+    let diags = select(&r["diagnostics"], "path", "broken.py");
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0]["line"], 8);
+    // Facts around the error still come out.
+    let e = edges(&r);
+    assert!(e.contains(&edge("broken.py", 1, "os", "stdlib", "top_level")));
+    assert!(e.contains(&edge("broken.py", 13, "json", "stdlib", "function")));
+    let defs: Vec<&str> = select(&r["modules"], "path", "broken.py")[0]["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        defs.contains(&"ok") && defs.contains(&"also_ok"),
+        "{defs:?}"
+    );
+}
+
+#[test]
+fn modern_syntax_parses_without_diagnostics() {
+    let r = report_json(&fixture("bad_input"), &[]);
+    assert!(select(&r["diagnostics"], "path", "modern.py").is_empty());
+    let defs: Vec<(&str, u64)> = select(&r["modules"], "path", "modern.py")[0]["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap(), d["line"].as_u64().unwrap()))
+        .collect();
+    assert!(
+        defs.contains(&("first", 4)) && defs.contains(&("Box", 8)),
+        "{defs:?}"
+    );
+    let e = edges(&r);
+    assert!(e.iter().any(|x| x.0 == "modern.py" && x.1 == 38), "{e:#?}");
+}
+
+#[test]
+fn deeply_nested_expressions_do_not_overflow_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = String::from("import os\nx = ");
+    src.push_str(&"(".repeat(10_000));
+    src.push('1');
+    src.push_str(&")".repeat(10_000));
+    src.push_str("\ny = ");
+    src.push_str(&"f(".repeat(5_000));
+    src.push_str(&")".repeat(5_000));
+    src.push_str("\ndef g():\n    import json\n");
+    fs::write(dir.path().join("deep.py"), src).unwrap();
+    let r = report_json(dir.path(), &[]);
+    assert_eq!(r["files"][0]["status"], "analyzed");
+    let e = edges(&r);
+    assert!(e.contains(&edge("deep.py", 1, "os", "stdlib", "top_level")));
+    assert!(e.contains(&edge("deep.py", 5, "json", "stdlib", "function")));
+}
+
+#[test]
+fn unreadable_and_oversized_files_are_listed_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("big.py"), "x = 1\n".repeat(100)).unwrap();
+    fs::write(dir.path().join("small.py"), "import big\n").unwrap();
+    let r = report_json(dir.path(), &["--max-file-size", "100"]);
+    let big = select(&r["files"], "path", "big.py");
+    assert_eq!(big[0]["status"], "skipped");
+    assert!(
+        big[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--max-file-size")
+    );
+    // An import of a skipped file still resolves to it.
+    assert!(edges(&r).contains(&edge("small.py", 1, "big.py", "first_party", "top_level")));
+}
+
+#[test]
+fn excluded_files_are_skipped_not_dropped() {
+    let r = report_json(&fixture("imports/src_layout"), &["--exclude", "tests/**"]);
+    let t = select(&r["files"], "path", "tests/test_core.py");
+    assert_eq!(t[0]["status"], "skipped");
+    assert!(t[0]["reason"].as_str().unwrap().contains("--exclude"));
+}
+
+#[test]
+fn virtualenvs_and_gitignored_files_are_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::create_dir_all(p.join(".venv/lib")).unwrap();
+    fs::write(p.join(".venv/lib/dep.py"), "x = 1\n").unwrap();
+    fs::create_dir_all(p.join("env/lib")).unwrap();
+    fs::write(p.join("env/pyvenv.cfg"), "home = /usr\n").unwrap();
+    fs::write(p.join("env/lib/dep.py"), "x = 1\n").unwrap();
+    fs::create_dir_all(p.join("build")).unwrap();
+    fs::write(p.join("build/gen.py"), "x = 1\n").unwrap();
+    fs::write(p.join(".gitignore"), "build/\n").unwrap();
+    fs::write(p.join("app.py"), "import os\n").unwrap();
+    let r = report_json(p, &[]);
+    let paths: Vec<&str> = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["app.py"]);
+    assert_eq!(r["skipped_dirs"][0]["path"], "env");
+    assert_eq!(r["skipped_dirs"][0]["reason"], "virtualenv");
+    let all = report_json(p, &["--no-ignore"]);
+    assert_eq!(all["summary"]["files"], 4);
+}
+
+#[test]
+fn empty_folder_gives_an_empty_valid_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_json(dir.path(), &[]);
+    assert_eq!(r["summary"]["files"], 0);
+    assert_eq!(r["files"], serde_json::json!([]));
+    validate(&r);
+    let md = explore().arg(dir.path()).output().unwrap();
+    assert!(md.status.success());
+    assert!(String::from_utf8_lossy(&md.stdout).contains("No Python modules"));
+}
+
+#[test]
+fn missing_path_is_a_one_line_error_with_exit_code_2() {
+    let out = explore().arg("/definitely/not/here").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no such folder"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_file_path_is_rejected_with_exit_code_2() {
+    let out = explore()
+        .arg(fixture("imports/kinds/service.py"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+}
+
+#[test]
+fn bad_arguments_exit_with_code_2() {
+    let out = explore().args([".", "--format", "yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_thread_count() {
+    let run = |threads: &str| {
+        explore()
+            .arg(fixture("backend"))
+            .args(["--format", "json", "--quiet", "-j", threads])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let one = run("1");
+    assert!(!one.is_empty());
+    assert_eq!(one, run("2"));
+    assert_eq!(one, run("4"));
+}
+
+#[test]
+fn output_file_option_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("report.md");
+    let out = explore()
+        .arg(fixture("imports/cycle"))
+        .args(["-o"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let text = fs::read_to_string(&out_file).unwrap();
+    assert!(text.contains("## Import cycles"));
+    assert!(text.contains("`loop/c.py:1` imports `loop/a.py`"));
+}
+
+#[test]
+fn unwritable_output_exits_with_code_3() {
+    let out = explore()
+        .arg(fixture("imports/cycle"))
+        .args(["-o", "/definitely/not/here/report.md"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn markdown_report_has_a_package_diagram_and_third_party_groups() {
+    let out = explore().arg(fixture("backend")).output().unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("```mermaid\nflowchart LR"));
+    assert!(md.contains("### task-queue"));
+    assert!(md.contains("[`celery`]("));
+    assert!(md.contains("| `server.utils.settings` | `server/utils/settings.py` |"));
+}
+
+#[test]
+fn dot_output_lists_first_party_edges() {
+    let out = explore()
+        .arg(fixture("imports/cycle"))
+        .args(["--format", "dot"])
+        .output()
+        .unwrap();
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph modules {"));
+    assert!(dot.contains("\"loop/a.py\" -> \"loop/b.py\";"));
+    assert!(dot.contains("\"y.py\" -> \"x.py\" [style=dashed];"));
+}
+
+fn validate(report: &Value) {
+    let schema: Value =
+        serde_json::from_str(&fs::read_to_string(fixture("../schema/report.schema.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
+#[test]
+fn reports_on_every_fixture_validate_against_the_published_schema() {
+    for f in [
+        "backend",
+        "bad_input",
+        "imports/kinds",
+        "imports/cycle",
+        "imports/reexport",
+        "fastapi_forms",
+        "celery_forms",
+    ] {
+        validate(&report_json(&fixture(f), &[]));
+    }
+}
+
+#[test]
+fn published_schema_matches_the_report_types() {
+    let out = explore().arg("schema").output().unwrap();
+    let committed = fs::read_to_string(fixture("../schema/report.schema.json")).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        committed,
+        "schema/report.schema.json is stale: run `cargo run -- schema > schema/report.schema.json`"
+    );
+}
