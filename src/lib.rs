@@ -55,9 +55,14 @@ pub fn analyze(
     on_found: &dyn Fn(usize),
     tick: &(dyn Fn() + Sync),
 ) -> Result<Analysis, ignore::Error> {
+    let start = std::time::Instant::now();
     let found = scan::discover(root, &config.discover)?;
+    timing("discover", start);
     on_found(found.files.len());
+    let start = std::time::Instant::now();
     let outcomes = executor.analyze(&found.files, config.limits, tick);
+    timing("analyse files", start);
+    let start = std::time::Instant::now();
     let entries = found
         .files
         .iter()
@@ -65,8 +70,17 @@ pub fn analyze(
         .zip(outcomes)
         .collect();
     let program = Program::link(entries, &config.roots);
+    timing("link", start);
     Ok(Analysis {
         program,
         skipped_dirs: found.skipped_dirs,
     })
+}
+
+/// Prints how long a phase took when `EXPLORE_TIMINGS` is set: a tool for
+/// profiling, not part of the interface.
+pub fn timing(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("EXPLORE_TIMINGS").is_some() {
+        eprintln!("explore: {phase}: {:.3} s", since.elapsed().as_secs_f64());
+    }
 }

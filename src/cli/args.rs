@@ -38,6 +38,13 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the JSON Schema of `--format json` output.
     Schema,
+    /// Print the facts extracted from one Python file, as JSON (for
+    /// debugging the extractor).
+    #[command(hide = true)]
+    Facts {
+        /// The Python file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

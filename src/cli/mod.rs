@@ -54,6 +54,7 @@ fn run(cli: Cli) -> Exit {
     let (scan, format, output) = match cli.command {
         Some(Command::Report(r)) => (r.scan, r.format, r.output),
         Some(Command::Schema) => return emit(&crate::report::json_schema(), None),
+        Some(Command::Facts { file }) => return dump_facts(&file),
         None => (cli.report.scan, cli.report.format, cli.report.output),
     };
     let Some(path) = scan.path.clone() else {
@@ -64,6 +65,7 @@ fn run(cli: Cli) -> Exit {
         Ok(a) => a,
         Err(exit) => return exit,
     };
+    let start = std::time::Instant::now();
     let report = Report::build(
         &path.display().to_string(),
         &analysis.program,
@@ -80,6 +82,7 @@ fn run(cli: Cli) -> Exit {
         Format::Mermaid => crate::report::mermaid::package_graph(&report)
             .unwrap_or_else(|| "flowchart LR\n".into()),
     };
+    crate::timing("build and render the report", start);
     emit(&text, output.as_deref())
 }
 
@@ -132,6 +135,20 @@ fn run_scan(path: &Path, scan: &ScanArgs) -> Result<Analysis, Exit> {
         eprintln!("explore: error: {}", one_line(&e.to_string()));
         Exit::BadInput
     })
+}
+
+fn dump_facts(file: &Path) -> Exit {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("explore: error: {}: {e}", file.display());
+            return Exit::BadInput;
+        }
+    };
+    let outcome = crate::scan::analyze_bytes(&mut crate::scan::python_parser(), &bytes);
+    let mut text = serde_json::to_string_pretty(&outcome).expect("facts serialise");
+    text.push('\n');
+    emit(&text, None)
 }
 
 fn one_line(s: &str) -> String {

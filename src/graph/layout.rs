@@ -106,10 +106,20 @@ impl Layout {
                 top.clone()
             } else {
                 // A loose module: climb through namespace folders to the
-                // highest root above it, stopping at a package root.
+                // highest root above it. A regular package above it (a
+                // namespace portion inside a package) names it through that
+                // package's root; a package root on the way stops the climb.
                 let mut best = dir.to_string();
                 let mut d = dir;
                 loop {
+                    if is_pkg(d) {
+                        let mut top = d;
+                        while is_pkg(parent(top)) {
+                            top = parent(top);
+                        }
+                        best = parent(top).to_string();
+                        break;
+                    }
                     if package_roots.contains(d) {
                         best = d.to_string();
                         break;
@@ -117,7 +127,7 @@ impl Layout {
                     if loose_roots.contains(d) {
                         best = d.to_string();
                     }
-                    if d.is_empty() || is_pkg(d) {
+                    if d.is_empty() {
                         break;
                     }
                     d = parent(d);

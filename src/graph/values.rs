@@ -343,7 +343,7 @@ impl Program {
         }
         StrValue::dynamic(format!(
             "`{}` is computed at run time",
-            render_expr(&Expr::Call(Box::new(call.clone())))
+            render_expr(&Expr::Call(std::sync::Arc::new(call.clone())))
         ))
     }
 }

@@ -6,6 +6,9 @@
 //! [`Expr::Other`], which keeps a pathological file (a 10,000-deep nested
 //! expression, a megabyte literal) from costing stack or memory.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use tree_sitter::Node;
 
 use super::facts::{BinOp, Call, Expr, FPart, Keyword};
@@ -13,11 +16,18 @@ use super::facts::{BinOp, Call, Expr, FPart, Keyword};
 const MAX_DEPTH: u32 = 24;
 const MAX_NODES: u32 = 400;
 /// Literal strings longer than this are cut; keys, paths and names are short.
-const MAX_STR: usize = 300;
+const MAX_STR: usize = 200;
 
 pub(crate) struct Converter<'a> {
     src: &'a [u8],
     budget: u32,
+    /// Number of times a bound cut a conversion short, so a call known to
+    /// be complete can be shared.
+    cuts: u32,
+    /// Calls converted whole, by byte span. The walk meets every call
+    /// twice: inside the expression that contains it, then on its own.
+    /// Sharing the first conversion saves the second and its memory.
+    calls: HashMap<(usize, usize), Arc<Call>>,
 }
 
 impl<'a> Converter<'a> {
@@ -25,6 +35,8 @@ impl<'a> Converter<'a> {
         Converter {
             src,
             budget: MAX_NODES,
+            cuts: 0,
+            calls: HashMap::new(),
         }
     }
 
@@ -39,13 +51,27 @@ impl<'a> Converter<'a> {
     }
 
     /// Converts a call node with a fresh node budget.
-    pub(crate) fn call(&mut self, node: Node) -> Call {
+    pub(crate) fn call(&mut self, node: Node) -> Arc<Call> {
         self.budget = MAX_NODES;
-        self.convert_call(node, 0)
+        self.shared_call(node, 0)
+    }
+
+    fn shared_call(&mut self, node: Node, depth: u32) -> Arc<Call> {
+        let span = (node.start_byte(), node.end_byte());
+        if let Some(c) = self.calls.get(&span) {
+            return Arc::clone(c);
+        }
+        let cuts = self.cuts;
+        let call = Arc::new(self.convert_call(node, depth));
+        if self.cuts == cuts {
+            self.calls.insert(span, Arc::clone(&call));
+        }
+        call
     }
 
     fn convert(&mut self, node: Node, depth: u32) -> Expr {
         if depth > MAX_DEPTH || self.budget == 0 {
+            self.cuts += 1;
             return Expr::Other(node.kind().to_string());
         }
         self.budget -= 1;
@@ -73,7 +99,7 @@ impl<'a> Converter<'a> {
             "true" => Expr::Bool(true),
             "false" => Expr::Bool(false),
             "none" => Expr::None,
-            "call" => Expr::Call(Box::new(self.convert_call(node, d))),
+            "call" => Expr::Call(self.shared_call(node, d)),
             "list" | "expression_list" | "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let items = self.items(node, d);
                 if node.kind() == "list" || node.kind() == "list_pattern" {

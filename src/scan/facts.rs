@@ -12,6 +12,8 @@
 //! analysis needs (assignments, calls, returns, loops, comparisons), with
 //! expressions kept as a bounded [`Expr`] tree.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -167,9 +169,10 @@ pub enum Stmt {
         augmented: bool,
         ctx: Context,
     },
-    /// A call anywhere in the scope's own code (nested calls are listed too).
+    /// A call anywhere in the scope's own code (nested calls are listed too,
+    /// sharing their value with the enclosing expression).
     Call {
-        call: Call,
+        call: Arc<Call>,
         awaited: bool,
         ctx: Context,
     },
@@ -287,7 +290,7 @@ pub enum Expr {
     Num(String),
     Bool(bool),
     None,
-    Call(Box<Call>),
+    Call(Arc<Call>),
     List(Vec<Expr>),
     Tuple(Vec<Expr>),
     Set(Vec<Expr>),
