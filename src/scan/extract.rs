@@ -13,6 +13,7 @@ use super::facts::{
     Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword, Param,
     ParamKind, Scope, ScopeKind, Severity, Stmt,
 };
+use super::kinds::{Kind, kind_of};
 
 /// Parses `src` and extracts its facts. `parser` must already have the
 /// Python grammar set; it is reused across files by the caller.
@@ -118,13 +119,16 @@ impl<'a> Walker<'a> {
     }
 
     fn run(&mut self, mut cursor: TreeCursor) {
-        let mut frames: Vec<Frame> = Vec::new();
+        // One entry per node whose children are being visited: what to
+        // undo on leaving it, and its kind (the parent of the current node).
+        let mut frames: Vec<(Frame, Kind)> = Vec::new();
         'outer: loop {
             let node = cursor.node();
-            let field = cursor.field_name();
-            let (frame, descend) = self.enter(node, field);
+            let kind = kind_of(node);
+            let parent = frames.last().map_or(Kind::Other, |f| f.1);
+            let (frame, descend) = self.enter(node, kind, parent, &cursor);
             if descend && cursor.goto_first_child() {
-                frames.push(frame);
+                frames.push((frame, kind));
                 continue;
             }
             self.leave(frame);
@@ -135,7 +139,7 @@ impl<'a> Walker<'a> {
                 if !cursor.goto_parent() {
                     break 'outer;
                 }
-                let frame = frames.pop().unwrap_or(Frame::None);
+                let frame = frames.pop().map_or(Frame::None, |f| f.0);
                 self.leave(frame);
             }
         }
@@ -173,16 +177,37 @@ impl<'a> Walker<'a> {
         Frame::Flags(prev)
     }
 
-    fn enter(&mut self, node: Node, field: Option<&str>) -> (Frame, bool) {
+    /// Handles entering `node`, whose parent has kind `parent`. Returns what
+    /// to undo on leaving it and whether to visit its children.
+    fn enter(
+        &mut self,
+        node: Node,
+        kind: Kind,
+        parent: Kind,
+        cursor: &TreeCursor,
+    ) -> (Frame, bool) {
         if node.is_missing() {
             return (Frame::None, false);
         }
-        match node.kind() {
-            "import_statement" | "import_from_statement" | "future_import_statement" => {
+        match kind {
+            Kind::Leaf => (Frame::None, false),
+            // Only f-strings hold expressions.
+            Kind::String => {
+                let prefix = self
+                    .conv
+                    .text(node)
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphabetic());
+                (
+                    Frame::None,
+                    prefix.into_iter().any(|b| b == b'f' || b == b'F'),
+                )
+            }
+            Kind::Import => {
                 self.import(node);
                 (Frame::None, false)
             }
-            "decorated_definition" => {
+            Kind::Decorated => {
                 self.pending_decorators = children(node)
                     .into_iter()
                     .filter(|c| c.kind() == "decorator")
@@ -192,37 +217,40 @@ impl<'a> Walker<'a> {
                 (Frame::None, true)
             }
             // Decorators were read with their definition.
-            "decorator" => (Frame::None, false),
-            "function_definition" => (self.function(node), true),
-            "class_definition" => (self.class(node), true),
+            Kind::Decorator => (Frame::None, false),
+            Kind::FunctionDef => (self.function(node), true),
+            Kind::ClassDef => (self.class(node), true),
             // Parts of a definition already read into its scope.
-            _ if matches!(
-                field,
-                Some("parameters" | "return_type" | "superclasses" | "type_parameters")
-            ) && node.parent().is_some_and(|p| {
-                matches!(p.kind(), "function_definition" | "class_definition")
-            }) =>
+            _ if matches!(parent, Kind::FunctionDef | Kind::ClassDef)
+                && matches!(
+                    cursor.field_name(),
+                    Some("parameters" | "return_type" | "superclasses" | "type_parameters")
+                ) =>
             {
                 (Frame::None, false)
             }
-            "call" => {
+            Kind::Call => {
                 let call = self.conv.call(node);
                 let awaited = self.awaited.last() == Some(&node.start_byte());
                 let ctx = self.ctx();
                 self.push(Stmt::Call { call, awaited, ctx });
                 (Frame::None, true)
             }
-            "await" => {
+            Kind::Await => {
                 if let Some(inner) = first_named(node).filter(|n| n.kind() == "call") {
                     self.awaited.push(inner.start_byte());
                 }
                 (Frame::None, true)
             }
-            "assignment" | "augmented_assignment" => {
-                self.assignment(node);
+            Kind::Assignment => {
+                // The inner node of a chained `a = b = c` was recorded with
+                // the outer one.
+                if parent != Kind::Assignment {
+                    self.assignment(node);
+                }
                 (Frame::None, true)
             }
-            "type_alias_statement" => {
+            Kind::TypeAlias => {
                 let kids = named_children(node);
                 if let (Some(l), Some(r)) = (kids.first(), kids.last()) {
                     let target = self.conv.expr(*l);
@@ -243,7 +271,7 @@ impl<'a> Walker<'a> {
                 }
                 (Frame::None, false)
             }
-            "with_item" => {
+            Kind::WithItem => {
                 if let Some(v) = node.child_by_field_name("value")
                     && v.kind() == "as_pattern"
                 {
@@ -265,7 +293,7 @@ impl<'a> Walker<'a> {
                 }
                 (Frame::None, true)
             }
-            "return_statement" => {
+            Kind::Return => {
                 let value = first_named(node).map(|v| self.conv.expr(v));
                 let ctx = self.ctx();
                 self.push(Stmt::Return {
@@ -275,7 +303,7 @@ impl<'a> Walker<'a> {
                 });
                 (Frame::None, true)
             }
-            "raise_statement" => {
+            Kind::Raise => {
                 let value = first_named(node).map(|v| self.conv.expr(v));
                 let ctx = self.ctx();
                 self.push(Stmt::Raise {
@@ -285,7 +313,7 @@ impl<'a> Walker<'a> {
                 });
                 (Frame::None, true)
             }
-            "yield" => {
+            Kind::Yield => {
                 let line = line_of(node);
                 let scope = &mut self.facts.scopes[self.scope as usize];
                 if scope.kind == ScopeKind::Function {
@@ -293,7 +321,7 @@ impl<'a> Walker<'a> {
                 }
                 (Frame::None, true)
             }
-            "for_statement" => {
+            Kind::For => {
                 if let (Some(l), Some(r)) = (
                     node.child_by_field_name("left"),
                     node.child_by_field_name("right"),
@@ -317,7 +345,7 @@ impl<'a> Walker<'a> {
                     true,
                 )
             }
-            "while_statement" => {
+            Kind::While => {
                 let forever = node
                     .child_by_field_name("condition")
                     .is_some_and(|c| matches!(self.conv.text(c), "True" | "1"));
@@ -330,7 +358,7 @@ impl<'a> Walker<'a> {
                     true,
                 )
             }
-            "if_statement" => {
+            Kind::If => {
                 let tc = node
                     .child_by_field_name("condition")
                     .is_some_and(|c| is_type_checking(self.conv.text(c)));
@@ -341,14 +369,14 @@ impl<'a> Walker<'a> {
                 }
             }
             // The `else` of `if TYPE_CHECKING:` runs at run time.
-            "else_clause" | "elif_clause" if self.flags.type_checking => (
+            Kind::ElseOrElif if self.flags.type_checking => (
                 self.set_flags(|f| {
                     f.type_checking = false;
                     f.conditional = true;
                 }),
                 true,
             ),
-            "try_statement" => {
+            Kind::Try => {
                 let optional = children(node).into_iter().any(|c| {
                     c.kind() == "except_clause" && {
                         let head = self.conv.text(c).lines().next().unwrap_or("");
@@ -361,14 +389,12 @@ impl<'a> Walker<'a> {
                     (Frame::None, true)
                 }
             }
-            "except_clause" | "except_group_clause" | "case_clause" => {
-                (self.set_flags(|f| f.conditional = true), true)
-            }
-            "comparison_operator" => {
+            Kind::Handler => (self.set_flags(|f| f.conditional = true), true),
+            Kind::Comparison => {
                 self.comparison(node);
                 (Frame::None, true)
             }
-            "match_statement" => {
+            Kind::Match => {
                 self.match_cases(node);
                 (Frame::None, true)
             }
@@ -704,11 +730,6 @@ impl<'a> Walker<'a> {
                 None => break None,
             }
         };
-        // A chained assignment's inner node is visited again by the walk;
-        // only the outermost one records.
-        if node.parent().is_some_and(|p| p.kind() == "assignment") {
-            return;
-        }
         if self.scope == 0
             && !augmented
             && targets

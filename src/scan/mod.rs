@@ -7,6 +7,7 @@ mod discover;
 pub mod expr;
 pub mod extract;
 pub mod facts;
+mod kinds;
 
 pub use discover::{DiscoverOptions, Discovered, SkippedDir, SourceFile, discover};
 

@@ -1,0 +1,134 @@
+//! Syntax node kinds the extractor dispatches on, looked up by numeric id.
+//!
+//! Every node of every file passes through the walk's dispatch, so it
+//! matches on a small enum read from a table indexed by the grammar's kind
+//! id rather than comparing kind names as strings.
+
+use std::sync::OnceLock;
+
+use tree_sitter::Node;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Other,
+    /// Nodes with nothing inside worth visiting: names, numbers, comments.
+    Leaf,
+    String,
+    Import,
+    Decorated,
+    Decorator,
+    FunctionDef,
+    ClassDef,
+    Call,
+    Await,
+    Assignment,
+    TypeAlias,
+    WithItem,
+    Return,
+    Raise,
+    Yield,
+    For,
+    While,
+    If,
+    ElseOrElif,
+    Try,
+    Handler,
+    Comparison,
+    Match,
+}
+
+fn classify(name: &str) -> Kind {
+    match name {
+        "identifier" | "integer" | "float" | "comment" | "true" | "false" | "none" | "ellipsis"
+        | "escape_sequence" | "keyword_identifier" => Kind::Leaf,
+        "string" => Kind::String,
+        "import_statement" | "import_from_statement" | "future_import_statement" => Kind::Import,
+        "decorated_definition" => Kind::Decorated,
+        "decorator" => Kind::Decorator,
+        "function_definition" => Kind::FunctionDef,
+        "class_definition" => Kind::ClassDef,
+        "call" => Kind::Call,
+        "await" => Kind::Await,
+        "assignment" | "augmented_assignment" => Kind::Assignment,
+        "type_alias_statement" => Kind::TypeAlias,
+        "with_item" => Kind::WithItem,
+        "return_statement" => Kind::Return,
+        "raise_statement" => Kind::Raise,
+        "yield" => Kind::Yield,
+        "for_statement" => Kind::For,
+        "while_statement" => Kind::While,
+        "if_statement" => Kind::If,
+        "else_clause" | "elif_clause" => Kind::ElseOrElif,
+        "try_statement" => Kind::Try,
+        "except_clause" | "except_group_clause" | "case_clause" => Kind::Handler,
+        "comparison_operator" => Kind::Comparison,
+        "match_statement" => Kind::Match,
+        _ => Kind::Other,
+    }
+}
+
+fn table() -> &'static [Kind] {
+    static TABLE: OnceLock<Vec<Kind>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        (0..language.node_kind_count() as u16)
+            .map(|id| match language.node_kind_for_id(id) {
+                Some(name) if language.node_kind_is_named(id) => classify(name),
+                _ => Kind::Other,
+            })
+            .collect()
+    })
+}
+
+pub(crate) fn kind_of(node: Node) -> Kind {
+    table()
+        .get(node.kind_id() as usize)
+        .copied()
+        .unwrap_or(Kind::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dispatched_kind_exists_in_the_grammar() {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        for name in [
+            "identifier",
+            "string",
+            "import_statement",
+            "import_from_statement",
+            "future_import_statement",
+            "decorated_definition",
+            "decorator",
+            "function_definition",
+            "class_definition",
+            "call",
+            "await",
+            "assignment",
+            "augmented_assignment",
+            "type_alias_statement",
+            "with_item",
+            "return_statement",
+            "raise_statement",
+            "yield",
+            "for_statement",
+            "while_statement",
+            "if_statement",
+            "else_clause",
+            "elif_clause",
+            "try_statement",
+            "except_clause",
+            "case_clause",
+            "comparison_operator",
+            "match_statement",
+        ] {
+            assert_ne!(
+                language.id_for_node_kind(name, true),
+                0,
+                "{name} is not a kind of the grammar"
+            );
+        }
+    }
+}
