@@ -13,7 +13,8 @@ corpus root and '/'-separated:
 
 ruff records, for `import a.b.c`, only a/b/c.py (not a/__init__.py nor
 a/b/__init__.py), and for `from a.b import c` only a/b/c.py when c is a
-submodule, else a/b/__init__.py. Python does execute every parent package's
+submodule, else a/b/__init__.py; it drops relative imports made by a file
+whose folder has no __init__.py (a namespace package). Python does execute every parent package's
 __init__.py, so a tool may legitimately record those too; the "parents
 expanded" comparison adds, on both sides, an edge to the __init__.py of every
 package above each target, which makes the two conventions agree.
@@ -108,8 +109,9 @@ def expand_parents(edges: set, files: set) -> set:
 
 
 class ImportRecord:
-    def __init__(self, line, names, bases, context):
+    def __init__(self, line, names, bases, context, level=0):
         self.line = line  # first line of the statement
+        self.level = level  # dots of a relative import
         self.names = names  # fully qualified names it may load as modules
         self.bases = bases  # `from X import ...`: X; `import X`: empty
         self.context = context
@@ -174,7 +176,8 @@ class ImportCollector(ast.NodeVisitor):
         if not base:
             return
         names = [f"{base}.{a.name}" for a in node.names if a.name != "*"]
-        self.records.append(ImportRecord(node.lineno, names, [base], self.context()))
+        record = ImportRecord(node.lineno, names, [base], self.context(), node.level)
+        self.records.append(record)
 
     def visit_Constant(self, node):
         if isinstance(node.value, str) and "." in node.value and " " not in node.value:
@@ -251,6 +254,9 @@ class SourceIndex:
                 best = candidate
         if best is not None:
             _, why, rec = best
+            folder = src.rsplit("/", 1)[0] if "/" in src else ""
+            if rec.level and not self.is_module(folder.replace("/", ".")):
+                why = "relative import in a folder without __init__.py (namespace package)"
             return f"{why} [{rec.context}]", rec.line
         for line, text in collector.strings:
             if text == target or text.startswith(target + "."):

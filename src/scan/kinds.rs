@@ -89,8 +89,6 @@ pub(crate) fn kind_of(node: Node) -> Kind {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn every_dispatched_kind_exists_in_the_grammar() {
         let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
