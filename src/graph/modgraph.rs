@@ -85,16 +85,41 @@ pub fn build(program: &Program) -> ModuleGraph {
         fan_out.insert(path.to_string(), outs.len());
     }
 
+    // Cycles are strongly connected components of the imports that run:
+    // a `TYPE_CHECKING` import never executes, so it closes no cycle.
+    let mut runtime: DiGraph<&str, ()> = DiGraph::new();
+    for (path, _) in &index {
+        runtime.add_node(path);
+    }
+    let node_of: BTreeMap<&str, NodeIndex> =
+        runtime.node_indices().map(|n| (runtime[n], n)).collect();
+    for ((from, to), (_, kind)) in &edges {
+        if *kind == ImportKind::TypeChecking {
+            continue;
+        }
+        if let (Some(&a), Some(&b)) = (node_of.get(from.as_str()), node_of.get(to.as_str())) {
+            runtime.add_edge(a, b, ());
+        }
+    }
     let mut cycles = Vec::new();
-    for scc in tarjan_scc(&graph) {
+    for scc in tarjan_scc(&runtime) {
         if scc.len() < 2 {
             continue;
         }
-        let mut modules: Vec<String> = scc.iter().map(|n| graph[*n].to_string()).collect();
+        let mut modules: Vec<String> = scc.iter().map(|n| runtime[*n].to_string()).collect();
         modules.sort();
         let members: BTreeSet<&str> = modules.iter().map(String::as_str).collect();
-        let path = shortest_loop(&edges, &members, &modules[0]);
-        let import_time = path.iter().all(|e| e.kind == ImportKind::TopLevel);
+        // Prefer a loop made only of imports that run at import time: that
+        // is the one that breaks module loading.
+        let eager = shortest_loop(&edges, &members, |k| k == ImportKind::TopLevel);
+        let (path, import_time) = match eager {
+            Some(path) => (path, true),
+            None => (
+                shortest_loop(&edges, &members, |k| k != ImportKind::TypeChecking)
+                    .unwrap_or_default(),
+                false,
+            ),
+        };
         cycles.push(Cycle {
             modules,
             path,
@@ -110,19 +135,39 @@ pub fn build(program: &Program) -> ModuleGraph {
     }
 }
 
-/// The shortest loop from `start` back to itself inside the component,
-/// by breadth-first search over sorted edges (so the answer is stable).
+/// The shortest loop through the component using only edges whose kind
+/// passes `allowed`, tried from each member in order, by breadth-first
+/// search over sorted edges (so the answer is stable).
 fn shortest_loop(
     edges: &BTreeMap<(String, String), (u32, ImportKind)>,
     members: &BTreeSet<&str>,
-    start: &str,
-) -> Vec<CycleEdge> {
+    allowed: impl Fn(ImportKind) -> bool,
+) -> Option<Vec<CycleEdge>> {
     let mut adj: BTreeMap<&str, Vec<(&str, u32, ImportKind)>> = BTreeMap::new();
     for ((f, t), (line, kind)) in edges {
-        if members.contains(f.as_str()) && members.contains(t.as_str()) {
+        if allowed(*kind) && members.contains(f.as_str()) && members.contains(t.as_str()) {
             adj.entry(f).or_default().push((t, *line, *kind));
         }
     }
+    let mut best: Option<Vec<CycleEdge>> = None;
+    for &start in members {
+        if let Some(path) = loop_from(&adj, start)
+            && best.as_ref().is_none_or(|b| path.len() < b.len())
+        {
+            best = Some(path);
+        }
+        // A two-module loop is as short as loops get.
+        if best.as_ref().is_some_and(|b| b.len() == 2) {
+            break;
+        }
+    }
+    best
+}
+
+fn loop_from(
+    adj: &BTreeMap<&str, Vec<(&str, u32, ImportKind)>>,
+    start: &str,
+) -> Option<Vec<CycleEdge>> {
     let mut prev: BTreeMap<&str, (&str, u32, ImportKind)> = BTreeMap::new();
     let mut queue = VecDeque::from([start]);
     let mut closing = None;
@@ -138,9 +183,7 @@ fn shortest_loop(
             }
         }
     }
-    let Some((last, line, kind)) = closing else {
-        return Vec::new();
-    };
+    let (last, line, kind) = closing?;
     let mut path = vec![CycleEdge {
         from: last.into(),
         to: start.into(),
@@ -149,9 +192,7 @@ fn shortest_loop(
     }];
     let mut cur = last;
     while cur != start {
-        let Some(&(p, line, kind)) = prev.get(cur) else {
-            break;
-        };
+        let &(p, line, kind) = prev.get(cur)?;
         path.push(CycleEdge {
             from: p.into(),
             to: cur.into(),
@@ -161,5 +202,5 @@ fn shortest_loop(
         cur = p;
     }
     path.reverse();
-    path
+    Some(path)
 }
