@@ -5,6 +5,7 @@
 //! needs. The analyses (module graph, and the framework maps) read a
 //! [`Program`] and never touch the file system.
 
+pub mod fastapi;
 pub mod layout;
 pub mod modgraph;
 pub mod resolve;
@@ -143,6 +144,20 @@ impl Program {
         for (i, origin) in found {
             self.imports[i].reexported.push(origin);
         }
+    }
+
+    /// Links in-memory sources, `(path, text)`, as if they had been scanned:
+    /// for tests and tools that have code but no folder.
+    pub fn from_sources(sources: &[(&str, &str)]) -> Program {
+        let mut parser = crate::scan::python_parser();
+        let entries = sources
+            .iter()
+            .map(|(path, text)| {
+                let outcome = crate::scan::analyze_bytes(&mut parser, text.as_bytes());
+                (path.to_string(), outcome)
+            })
+            .collect();
+        Program::link(entries, &[])
     }
 
     /// Index of the file at `path`.
