@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::graph::fastapi::{self, WebMap};
 use crate::graph::modgraph::{self, Cycle};
 use crate::graph::tables;
 use crate::graph::{ImportEdge, Program, Resolution};
@@ -42,6 +43,9 @@ pub struct Report {
     pub third_party: Vec<ThirdParty>,
     pub cycles: Vec<Cycle>,
     pub diagnostics: Vec<DiagnosticEntry>,
+    /// The web layer: applications, routes, dependencies, models, settings.
+    #[serde(flatten)]
+    pub web: WebMap,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -64,6 +68,8 @@ pub struct Summary {
     pub unresolved_imports: usize,
     pub cycles: usize,
     pub diagnostics: usize,
+    pub apps: usize,
+    pub routes: usize,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -235,6 +241,9 @@ impl Report {
         summary.third_party_packages = third_party.len();
         summary.cycles = graph.cycles.len();
         summary.diagnostics = diagnostics.len();
+        let web = fastapi::analyze(program);
+        summary.apps = web.apps.len();
+        summary.routes = web.routes.len();
 
         Report {
             schema_version: SCHEMA_VERSION,
@@ -263,6 +272,7 @@ impl Report {
             third_party,
             cycles: graph.cycles,
             diagnostics,
+            web,
         }
     }
 }

@@ -98,6 +98,7 @@ impl<'a> Walker<'a> {
             bases: Vec::new(),
             class_keywords: Vec::new(),
             yields: Vec::new(),
+            yielded: Vec::new(),
             stmts: Vec::new(),
         };
         Walker {
@@ -315,9 +316,13 @@ impl<'a> Walker<'a> {
             }
             Kind::Yield => {
                 let line = line_of(node);
+                let value = first_named(node)
+                    .filter(|v| v.kind() != "from")
+                    .map(|v| self.conv.expr(v));
                 let scope = &mut self.facts.scopes[self.scope as usize];
                 if scope.kind == ScopeKind::Function {
                     scope.yields.push(line);
+                    scope.yielded.extend(value);
                 }
                 (Frame::None, true)
             }
@@ -637,6 +642,7 @@ impl<'a> Walker<'a> {
             bases: Vec::new(),
             class_keywords: Vec::new(),
             yields: Vec::new(),
+            yielded: Vec::new(),
             stmts: Vec::new(),
         }
     }

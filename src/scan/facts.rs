@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
 /// an older build are never read back.
-pub const FACTS_VERSION: u32 = 1;
+pub const FACTS_VERSION: u32 = 2;
 
 /// What one file yielded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -122,6 +122,8 @@ pub struct Scope {
     pub class_keywords: Vec<Keyword>,
     /// Lines of `yield` expressions directly in this function: a generator.
     pub yields: Vec<u32>,
+    /// The values those `yield`s hand out, where they have one.
+    pub yielded: Vec<Expr>,
     pub stmts: Vec<Stmt>,
 }
 

@@ -1,0 +1,302 @@
+//! What runs around the routes: lifespan and event handlers, middleware
+//! in the order a request meets it, and exception handlers.
+//!
+//! Starlette keeps the constructor's `middleware=[...]` list and inserts
+//! every `add_middleware` (and `@app.middleware("http")`) at its front, so
+//! the last one added is the outermost: it sees the request first and the
+//! response last. `request_order` follows that rule.
+
+use super::deps::{Resolver, around, method};
+use super::objects::{ObjKind, Objects, RegKind};
+use super::routes::AppWalk;
+use super::{App, AppKind, EventHandler, ExceptionHandler, Lifespan, Middleware, MiddlewareKind};
+use crate::graph::{Program, Target};
+use crate::report::render_expr;
+use crate::scan::facts::{Call, Expr, ScopeKind};
+
+pub fn app(program: &Program, objects: &Objects, deps: &mut Resolver, walk: &AppWalk) -> App {
+    let o = &objects.objects[walk.obj];
+    let factory = (o.scope != 0)
+        .then(|| program.scope(o.file, o.scope))
+        .flatten()
+        .filter(|sc| sc.kind == ScopeKind::Function)
+        .map(|_| program.def_ref(o.file, o.scope));
+    let mut events = Vec::new();
+    for (key, event) in [("on_startup", "startup"), ("on_shutdown", "shutdown")] {
+        if let Some(items) = o.call.kwarg(key).and_then(Expr::elements) {
+            for item in items {
+                events.push(EventHandler {
+                    event: event.into(),
+                    handler: reference(program, o.file, o.scope, item),
+                    form: key.into(),
+                    file: program.files[o.file].path.clone(),
+                    line: o.call.line,
+                    router: None,
+                });
+            }
+        }
+    }
+    // Router event handlers run with the application that includes them.
+    for &obj in std::iter::once(&walk.obj).chain(walk.routers.iter().filter(|&&r| r != walk.obj)) {
+        let on_router = (obj != walk.obj).then(|| objects.reference(program, obj));
+        for reg in objects.on(obj).filter(|r| r.kind == RegKind::Event) {
+            let event = reg
+                .call
+                .arg(0, "event_type")
+                .map(|e| {
+                    program
+                        .eval_str(reg.file, reg.scope, e)
+                        .text()
+                        .map_or_else(|| render_expr(e), str::to_string)
+                })
+                .unwrap_or_default();
+            let handler = match reg.decorated {
+                Some(s) => program.def_ref(reg.file, s),
+                None => reg
+                    .call
+                    .arg(1, "func")
+                    .map(|f| reference(program, reg.file, reg.scope, f))
+                    .unwrap_or_default(),
+            };
+            events.push(EventHandler {
+                event,
+                handler,
+                form: reg.method.clone(),
+                file: program.files[reg.file].path.clone(),
+                line: reg.line,
+                router: on_router.clone(),
+            });
+        }
+    }
+
+    App {
+        object: objects.reference(program, walk.obj),
+        kind: if o.kind == ObjKind::FastApi {
+            AppKind::Fastapi
+        } else {
+            AppKind::Starlette
+        },
+        file: program.files[o.file].path.clone(),
+        line: o.line,
+        factory,
+        title: o.call.kwarg("title").and_then(|t| {
+            program
+                .eval_str(o.file, o.scope, t)
+                .text()
+                .map(str::to_string)
+        }),
+        mounted_in: walk.mounted_in.clone(),
+        routers: walk.inclusions.clone(),
+        route_count: walk.route_count,
+        lifespan: o
+            .call
+            .kwarg("lifespan")
+            .and_then(|l| lifespan(program, o.file, o.scope, l)),
+        events,
+        middleware: middleware(program, objects, walk.obj),
+        exception_handlers: exception_handlers(program, objects, walk.obj),
+        dependencies: if o.kind == ObjKind::FastApi {
+            deps.list(
+                o.file,
+                o.scope,
+                o.call.kwarg("dependencies"),
+                super::DeclaredOn::App,
+            )
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// `module:qualname` of a first-party function, or the dotted or source
+/// text of anything else.
+fn reference(program: &Program, file: usize, scope: u32, expr: &Expr) -> String {
+    match program.resolve(file, scope, expr) {
+        Target::Def { file: f, scope: s } => program.def_ref(f, s),
+        Target::External(p) => p,
+        _ => render_expr(expr),
+    }
+}
+
+fn lifespan(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<Lifespan> {
+    let Target::Def { file: f, scope: s } = program.resolve(file, scope, expr) else {
+        return Some(Lifespan {
+            handler: render_expr(expr),
+            file: program.files[file].path.clone(),
+            line: 0,
+            startup: Vec::new(),
+            shutdown: Vec::new(),
+        });
+    };
+    let sc = program.scope(f, s)?;
+    let (startup, shutdown) = match sc.yields.first() {
+        Some(&y) => around(sc, y),
+        None => (Vec::new(), Vec::new()),
+    };
+    Some(Lifespan {
+        handler: program.def_ref(f, s),
+        file: program.files[f].path.clone(),
+        line: sc.line,
+        startup,
+        shutdown,
+    })
+}
+
+fn middleware(program: &Program, objects: &Objects, obj: usize) -> Vec<Middleware> {
+    let o = &objects.objects[obj];
+    let mut listed = Vec::new();
+    if let Some(items) = o.call.kwarg("middleware").and_then(Expr::elements) {
+        for item in items {
+            let Expr::Call(c) = item else { continue };
+            // `Middleware(Class, **options)`.
+            let Some(class) = c.arg(0, "cls") else {
+                continue;
+            };
+            listed.push(entry(
+                program,
+                o.file,
+                o.scope,
+                class,
+                c,
+                1,
+                "constructor",
+                c.line,
+                false,
+            ));
+        }
+    }
+    let mut added = Vec::new();
+    for reg in objects.on(obj) {
+        match reg.kind {
+            RegKind::AddMiddleware => {
+                if let Some(class) = reg.call.arg(0, "middleware_class") {
+                    added.push(entry(
+                        program,
+                        reg.file,
+                        reg.scope,
+                        class,
+                        &reg.call,
+                        1,
+                        "add_middleware",
+                        reg.line,
+                        reg.conditional,
+                    ));
+                }
+            }
+            RegKind::MiddlewareDecorator => {
+                if let Some(s) = reg.decorated {
+                    added.push(Middleware {
+                        target: program.def_ref(reg.file, s),
+                        kind: MiddlewareKind::Function,
+                        options: reg.call.args.iter().map(render_expr).collect(),
+                        form: "middleware_decorator".into(),
+                        file: program.files[reg.file].path.clone(),
+                        line: reg.line,
+                        request_order: 0,
+                        conditional: reg.conditional,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    // A request meets the last added first, then the earlier ones, then the
+    // constructor's list in its own order.
+    let n = added.len();
+    for (i, m) in added.iter_mut().enumerate() {
+        m.request_order = n - i;
+    }
+    for (i, m) in listed.iter_mut().enumerate() {
+        m.request_order = n + i + 1;
+    }
+    listed.extend(added);
+    listed
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    class: &Expr,
+    call: &Call,
+    skip: usize,
+    form: &str,
+    line: u32,
+    conditional: bool,
+) -> Middleware {
+    let mut options: Vec<String> = call.args.iter().skip(skip).map(render_expr).collect();
+    options.extend(call.kwargs.iter().map(|k| match &k.name {
+        Some(n) => format!("{n}={}", render_expr(&k.value)),
+        None => format!("**{}", render_expr(&k.value)),
+    }));
+    let (target, kind) = match program.resolve(file, scope, class) {
+        Target::Def { file: f, scope: s } => {
+            let kind = if program.class_extends(
+                f,
+                s,
+                &[
+                    "starlette.middleware.base.BaseHTTPMiddleware",
+                    "fastapi.middleware.base.BaseHTTPMiddleware",
+                ],
+            ) {
+                MiddlewareKind::BaseHttp
+            } else if method(program, f, s, "__call__").is_some() {
+                MiddlewareKind::Asgi
+            } else {
+                MiddlewareKind::Unresolved
+            };
+            (program.def_ref(f, s), kind)
+        }
+        Target::External(p) => (p, MiddlewareKind::External),
+        _ => (render_expr(class), MiddlewareKind::Unresolved),
+    };
+    Middleware {
+        target,
+        kind,
+        options,
+        form: form.into(),
+        file: program.files[file].path.clone(),
+        line,
+        request_order: 0,
+        conditional,
+    }
+}
+
+fn exception_handlers(program: &Program, objects: &Objects, obj: usize) -> Vec<ExceptionHandler> {
+    let o = &objects.objects[obj];
+    let mut out = Vec::new();
+    if let Some(Expr::Dict(pairs)) = o.call.kwarg("exception_handlers") {
+        for (k, v) in pairs {
+            out.push(ExceptionHandler {
+                exception: reference(program, o.file, o.scope, k),
+                handler: reference(program, o.file, o.scope, v),
+                file: program.files[o.file].path.clone(),
+                line: o.call.line,
+            });
+        }
+    }
+    for reg in objects
+        .on(obj)
+        .filter(|r| r.kind == RegKind::ExceptionHandler)
+    {
+        let Some(exc) = reg.call.arg(0, "exc_class_or_status_code") else {
+            continue;
+        };
+        let handler = match reg.decorated {
+            Some(s) => program.def_ref(reg.file, s),
+            None => reg
+                .call
+                .arg(1, "handler")
+                .map(|h| reference(program, reg.file, reg.scope, h))
+                .unwrap_or_default(),
+        };
+        out.push(ExceptionHandler {
+            exception: reference(program, reg.file, reg.scope, exc),
+            handler,
+            file: program.files[reg.file].path.clone(),
+            line: reg.line,
+        });
+    }
+    out
+}
