@@ -36,6 +36,9 @@ pub enum Command {
     /// The full report (the same as `explore PATH`).
     #[command(after_help = EXIT_CODES)]
     Report(ReportArgs),
+    /// The route table: every route with its full path, handler and auth.
+    #[command(after_help = EXIT_CODES)]
+    Routes(RoutesArgs),
     /// Print the JSON Schema of `--format json` output.
     Schema,
     /// Print the facts extracted from one Python file, as JSON (for
@@ -57,6 +60,34 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = RoutesFormat::Text)]
+    pub format: RoutesFormat,
+    /// Write the table to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only routes answering METHOD (case-insensitive; `ws` or `websocket`
+    /// for websockets, `mount` for mounts). Repeatable.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Vec<String>,
+    /// Only routes whose full path starts with PREFIX.
+    #[arg(long, value_name = "PREFIX")]
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoutesFormat {
+    /// An aligned table for the terminal.
+    Text,
+    /// `{"schema_version", "tool", "routes": [...]}`; each route as in the
+    /// full report.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub use args::{Cli, Command, Format, ScanArgs};
+pub use args::{Cli, Command, Format, RoutesArgs, RoutesFormat, ScanArgs};
 
 use crate::queue::Local;
 use crate::report::Report;
@@ -53,6 +53,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Exit {
     let (scan, format, output) = match cli.command {
         Some(Command::Report(r)) => (r.scan, r.format, r.output),
+        Some(Command::Routes(r)) => return routes(&r),
         Some(Command::Schema) => return emit(&crate::report::json_schema(), None),
         Some(Command::Facts { file }) => return dump_facts(&file),
         None => (cli.report.scan, cli.report.format, cli.report.output),
@@ -84,6 +85,51 @@ fn run(cli: Cli) -> Exit {
     };
     crate::timing("build and render the report", start);
     emit(&text, output.as_deref())
+}
+
+/// `explore routes`: the route table, filtered.
+fn routes(args: &RoutesArgs) -> Exit {
+    let Some(path) = args.scan.path.clone() else {
+        eprintln!("explore: error: no folder given (try `explore routes .`)");
+        return Exit::BadInput;
+    };
+    let analysis = match run_scan(&path, &args.scan) {
+        Ok(a) => a,
+        Err(exit) => return exit,
+    };
+    let web = crate::graph::fastapi::analyze(&analysis.program);
+    let methods: Vec<String> = args.method.iter().map(|m| m.to_ascii_uppercase()).collect();
+    let selected: Vec<&crate::graph::fastapi::Route> = web
+        .routes
+        .iter()
+        .filter(|r| {
+            methods.is_empty()
+                || methods.iter().any(|m| match r.kind {
+                    crate::graph::fastapi::RouteKind::Websocket => m == "WS" || m == "WEBSOCKET",
+                    crate::graph::fastapi::RouteKind::Mount => m == "MOUNT",
+                    crate::graph::fastapi::RouteKind::Http => r.methods.contains(m),
+                })
+        })
+        .filter(|r| {
+            args.path_prefix
+                .as_deref()
+                .is_none_or(|p| r.path.starts_with(p))
+        })
+        .collect();
+    let text = match args.format {
+        RoutesFormat::Text => crate::report::web::route_table(&selected),
+        RoutesFormat::Json => {
+            let doc = serde_json::json!({
+                "schema_version": crate::report::SCHEMA_VERSION,
+                "tool": {"name": "explore", "version": env!("CARGO_PKG_VERSION")},
+                "routes": selected,
+            });
+            let mut s = serde_json::to_string_pretty(&doc).expect("the routes serialise");
+            s.push('\n');
+            s
+        }
+    };
+    emit(&text, args.output.as_deref())
 }
 
 /// Validates the path, then scans it with a progress bar when stderr is a

@@ -1,6 +1,7 @@
 //! The report a person reads: Markdown with Mermaid pictures.
 //!
-//! It follows the order a newcomer would explore in: what is here, how it
+//! It follows the order a newcomer would explore in: what is here, the
+//! applications and their routes (where every request starts), how the code
 //! is laid out, which modules everything leans on, what comes from outside,
 //! and what is tangled or broken.
 
@@ -51,6 +52,8 @@ pub fn write(report: &Report) -> String {
         ("third-party packages", s.third_party_packages.to_string()),
         ("unresolved imports", s.unresolved_imports.to_string()),
         ("import cycles", s.cycles.to_string()),
+        ("web applications", s.apps.to_string()),
+        ("routes", s.routes.to_string()),
         ("parser diagnostics", s.diagnostics.to_string()),
     ];
     for (k, v) in rows {
@@ -58,6 +61,7 @@ pub fn write(report: &Report) -> String {
     }
     out.push('\n');
 
+    super::web::write_sections(report, &mut out);
     layout_section(report, &mut out);
     fan_in_section(report, &mut out);
     if let Some(diagram) = mermaid::package_graph(report) {

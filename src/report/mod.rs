@@ -9,6 +9,7 @@
 pub mod dot;
 pub mod markdown;
 pub mod mermaid;
+pub mod web;
 
 use std::collections::BTreeMap;
 
