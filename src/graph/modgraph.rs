@@ -88,7 +88,7 @@ pub fn build(program: &Program) -> ModuleGraph {
     // Cycles are strongly connected components of the imports that run:
     // a `TYPE_CHECKING` import never executes, so it closes no cycle.
     let mut runtime: DiGraph<&str, ()> = DiGraph::new();
-    for (path, _) in &index {
+    for path in index.keys() {
         runtime.add_node(path);
     }
     let node_of: BTreeMap<&str, NodeIndex> =

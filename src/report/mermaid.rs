@@ -117,15 +117,12 @@ fn choose_groups<'a>(modules: impl Iterator<Item = &'a str>) -> BTreeSet<String>
         .collect();
     // Groups already split, or too big to split within the limit.
     let mut unsplittable = BTreeSet::new();
-    loop {
-        let Some(biggest) = groups
-            .iter()
-            .filter(|g| !unsplittable.contains(*g))
-            .max_by_key(|g| (size(g), std::cmp::Reverse((*g).clone())))
-            .cloned()
-        else {
-            break;
-        };
+    while let Some(biggest) = groups
+        .iter()
+        .filter(|g| !unsplittable.contains(*g))
+        .max_by_key(|g| (size(g), std::cmp::Reverse((*g).clone())))
+        .cloned()
+    {
         let kids = children(&biggest);
         // The group itself stays as a node when it is a module too.
         let extra = kids.len() + usize::from(modules.contains(&biggest.as_str())) - 1;

@@ -78,6 +78,10 @@ pub fn app(program: &Program, objects: &Objects, deps: &mut Resolver, walk: &App
         },
         file: program.files[o.file].path.clone(),
         line: o.line,
+        served_as: factory
+            .as_ref()
+            .map(|_| served_as(program, o.file, o.scope))
+            .unwrap_or_default(),
         factory,
         title: o.call.kwarg("title").and_then(|t| {
             program
@@ -106,6 +110,54 @@ pub fn app(program: &Program, objects: &Objects, deps: &mut Resolver, walk: &App
             Vec::new()
         },
     }
+}
+
+/// Module-level `name = factory(...)` assignments anywhere in the program.
+fn served_as(program: &Program, factory_file: usize, factory_scope: u32) -> Vec<String> {
+    let Some(name) = program
+        .scope(factory_file, factory_scope)
+        .map(|sc| sc.name.as_str())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (file, record, facts) in program.analyzed() {
+        let Some(module) = facts.scopes.first() else {
+            continue;
+        };
+        for st in &module.stmts {
+            let crate::scan::facts::Stmt::Assign {
+                targets,
+                value: Some(Expr::Call(c)),
+                ..
+            } = st
+            else {
+                continue;
+            };
+            // A cheap name check before resolving.
+            if c.func
+                .dotted()
+                .is_none_or(|d| d.rsplit('.').next() != Some(name))
+            {
+                continue;
+            }
+            if program.resolve(file, 0, &c.func)
+                != (Target::Def {
+                    file: factory_file,
+                    scope: factory_scope,
+                })
+            {
+                continue;
+            }
+            let module_name = record.module.as_ref().map_or("", |m| m.name.as_str());
+            for t in targets {
+                if let Expr::Name(n) = t {
+                    out.push(format!("{module_name}:{n}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `module:qualname` of a first-party function, or the dotted or source

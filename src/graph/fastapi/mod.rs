@@ -56,6 +56,11 @@ pub struct App {
     /// The function that builds and returns it, as `module:qualname`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub factory: Option<String>,
+    /// Module-level names bound to the factory's result (`app =
+    /// create_app()`), as `module:name`: what a server such as uvicorn
+    /// loads.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub served_as: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Where another application mounts this one (`file:line`).
@@ -170,6 +175,10 @@ pub struct Route {
     /// Why parts of this route are not known statically.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dynamic: Vec<String>,
+    /// Assumptions the path rests on, such as a prefix taken from the
+    /// default of a settings field that the environment may override.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]

@@ -292,6 +292,11 @@ impl Objects {
         if depth > MAX_DEPTH {
             return;
         }
+        // `app.include_router(build_router())`.
+        if let Expr::Call(c) = expr {
+            self.returned(program, file, scope, &c.func, depth + 1, out);
+            return;
+        }
         match program.resolve(file, scope, expr) {
             Target::Value {
                 file: f,
@@ -442,9 +447,7 @@ fn constructor_names(program: &Program) -> std::collections::HashSet<String> {
 fn object_kind(program: &Program, file: usize, scope: u32, func: &Expr) -> Option<ObjKind> {
     // Only names and attribute chains can be constructors; skip the rest
     // before resolving anything.
-    if func.dotted().is_none() {
-        return None;
-    }
+    func.dotted()?;
     match program.resolve(file, scope, func) {
         Target::External(path) => constructor_kind(&path),
         Target::Def { file: f, scope: s } => {

@@ -43,6 +43,7 @@ struct Frame {
     conditional: bool,
     via: Vec<String>,
     dynamic: Vec<String>,
+    notes: Vec<String>,
     stack: Vec<ObjId>,
 }
 
@@ -214,14 +215,104 @@ fn inclusions(program: &Program, objects: &Objects, obj: ObjId) -> Vec<Inclusion
     out
 }
 
+/// Why the router an `include_router` names is not known.
+fn unknown_router(program: &Program, reg: &Registration, child: &Expr) -> String {
+    if let Some(origin) = external_origin(program, reg.file, reg.scope, child, 0) {
+        return format!("the router is built by `{origin}`, outside the analysed code");
+    }
+    if let Expr::Name(n) = child
+        && let Some(loop_line) = reg.ctx.loop_line
+        && let Some(sc) = program.scope(reg.file, reg.scope)
+    {
+        for st in &sc.stmts {
+            if let crate::scan::facts::Stmt::For {
+                line, target, iter, ..
+            } = st
+                && *line == loop_line
+                && matches!(target, Expr::Name(t) if t == n)
+            {
+                return format!(
+                    "`{n}` runs over `{}` (line {line}), computed at run time",
+                    render_expr(iter)
+                );
+            }
+        }
+    }
+    format!("`{}` cannot be resolved statically", render_expr(child))
+}
+
+/// The outside-the-code origin of an expression, when its root is
+/// external: `users.get_auth_router(None)` with `users = FastAPIUsers(...)`
+/// reads `fastapi_users.FastAPIUsers(...).get_auth_router(...)`.
+fn external_origin(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    expr: &Expr,
+    depth: u32,
+) -> Option<String> {
+    if depth > 8 {
+        return None;
+    }
+    match expr {
+        Expr::Call(c) => {
+            external_origin(program, file, scope, &c.func, depth + 1).map(|o| format!("{o}(...)"))
+        }
+        Expr::Attr(base, attr) => match program.resolve(file, scope, expr) {
+            Target::External(p) => Some(p),
+            _ => external_origin(program, file, scope, base, depth + 1)
+                .map(|o| format!("{o}.{attr}")),
+        },
+        Expr::Name(_) => match program.resolve(file, scope, expr) {
+            Target::External(p) => Some(p),
+            Target::Value {
+                file: f,
+                scope: s,
+                value,
+                ..
+            } => external_origin(program, f, s, value, depth + 1),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// `file:line`.
 pub fn at(program: &Program, file: usize, line: u32) -> String {
     format!("{}:{line}", program.files[file].path)
 }
 
-/// The text of a folded string; a part only known at run time reads `{?}`.
+/// The text of a folded string; a part only known at run time reads `{?}`
+/// (not `{}`, which would read as a path parameter).
 fn piece(v: &StrValue) -> String {
-    v.text().map_or_else(|| "{?}".to_string(), str::to_string)
+    match v {
+        StrValue::Known { value, .. } => value.clone(),
+        StrValue::Pattern { value } => value.replace("{}", "{?}"),
+        StrValue::Dynamic { .. } => "{?}".to_string(),
+    }
+}
+
+/// Why part of a folded string is not known, if it is not.
+fn unknown_part(what: &str, expr: &Expr, v: &StrValue) -> Option<String> {
+    match v {
+        StrValue::Known { .. } => None,
+        StrValue::Pattern { .. } => Some(format!(
+            "{what} `{}` has parts only known at run time",
+            render_expr(expr)
+        )),
+        StrValue::Dynamic { reason } => Some(format!("{what}: {reason}")),
+    }
+}
+
+/// The assumption a known value rests on, if any.
+fn assumption(what: &str, v: &StrValue) -> Option<String> {
+    match v {
+        StrValue::Known {
+            value,
+            note: Some(note),
+        } => Some(format!("{what} `{value}` is the {note}")),
+        _ => None,
+    }
 }
 
 /// `Mount(path, app=X)` entries of a constructor's `routes=[...]`, at any
@@ -304,9 +395,8 @@ impl<'p> Walker<'_, 'p> {
         if o.kind == ObjKind::ApiRouter {
             if let Some(p) = o.call.kwarg("prefix") {
                 let v = program.eval_str(o.file, o.scope, p);
-                if let StrValue::Dynamic { reason } = &v {
-                    f.dynamic.push(format!("router prefix: {reason}"));
-                }
+                f.dynamic.extend(unknown_part("router prefix", p, &v));
+                f.notes.extend(assumption("router prefix", &v));
                 f.prefix.push_str(&piece(&v));
             }
             f.tags
@@ -356,12 +446,9 @@ impl<'p> Walker<'_, 'p> {
         f.conditional |= reg.conditional;
         if let Some(p) = reg.call.kwarg("prefix") {
             let v = program.eval_str(reg.file, reg.scope, p);
-            if let StrValue::Dynamic { reason } = &v {
-                f.dynamic.push(format!(
-                    "include prefix at {}: {reason}",
-                    at(program, reg.file, reg.line)
-                ));
-            }
+            let what = format!("include prefix at {}", at(program, reg.file, reg.line));
+            f.dynamic.extend(unknown_part(&what, p, &v));
+            f.notes.extend(assumption(&what, &v));
             f.prefix.push_str(&piece(&v));
         }
         f.tags
@@ -377,12 +464,7 @@ impl<'p> Walker<'_, 'p> {
             .objects
             .objects_of(program, reg.file, reg.scope, child, Some(&reg.ctx));
         if children.is_empty() {
-            let reason = match program.resolve(reg.file, reg.scope, child) {
-                Target::External(p) => {
-                    format!("the router comes from `{p}`, outside the analysed code")
-                }
-                _ => format!("`{}` cannot be resolved statically", render_expr(child)),
-            };
+            let reason = unknown_router(program, reg, child);
             self.routes.push(Route {
                 methods: Vec::new(),
                 path: format!("{}{{?}}", f.prefix),
@@ -412,6 +494,7 @@ impl<'p> Walker<'_, 'p> {
                     vec![format!("included router: {reason}")],
                 ]
                 .concat(),
+                notes: f.notes.clone(),
             });
             return;
         }
@@ -457,11 +540,16 @@ impl<'p> Walker<'_, 'p> {
             conditional: frame.conditional || conditional,
             via: [frame.via.clone(), vec![at(program, file, line)]].concat(),
             dynamic: frame.dynamic.clone(),
+            notes: frame.notes.clone(),
             stack: frame.stack.clone(),
             ..Frame::default()
         };
-        if let StrValue::Dynamic { reason } = path {
-            f.dynamic.push(format!("mount path: {reason}"));
+        match path {
+            StrValue::Dynamic { reason } => f.dynamic.push(format!("mount path: {reason}")),
+            StrValue::Pattern { value } => f.dynamic.push(format!(
+                "mount path `{value}` has parts only known at run time"
+            )),
+            StrValue::Known { .. } => {}
         }
         let children = self.objects.objects_of(program, file, scope, app, None);
         if !children.is_empty() {
@@ -522,6 +610,7 @@ impl<'p> Walker<'_, 'p> {
             mounts: Some(what),
             websocket: None,
             dynamic: f.dynamic,
+            notes: f.notes,
         });
     }
 
@@ -633,13 +722,16 @@ impl<'p> Walker<'_, 'p> {
         let program = self.program;
         let call = site.call;
         let mut dynamic = frame.dynamic.clone();
-        let path_v = call.arg(0, "path").map_or_else(
+        let path_expr = call.arg(0, "path");
+        let path_v = path_expr.map_or_else(
             || StrValue::known(""),
             |p| program.eval_str(site.file, site.scope, p),
         );
-        if let StrValue::Dynamic { reason } = &path_v {
-            dynamic.push(format!("route path: {reason}"));
+        if let Some(p) = path_expr {
+            dynamic.extend(unknown_part("route path", p, &path_v));
         }
+        let mut notes = frame.notes.clone();
+        notes.extend(assumption("route path", &path_v));
         let path = format!("{}{}", frame.prefix, piece(&path_v));
         let methods = if site.ws {
             Vec::new()
@@ -733,6 +825,7 @@ impl<'p> Walker<'_, 'p> {
             mounts: None,
             websocket,
             dynamic,
+            notes,
         });
     }
 }
