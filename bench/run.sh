@@ -12,6 +12,9 @@
 #   EXPLORE_BIN=path   use this explore binary instead of building one
 #   EXPLORE_ARGS="..." extra arguments for the timed explore runs (e.g. to disable a cache)
 #   SKIP_BUILD=1       do not run cargo (use what is already in the target dir)
+#   REV=commit         build that commit, exported with `git archive` into
+#                      bench/.work/src, instead of the working tree (which may
+#                      hold someone's unfinished edits)
 #   CARGO_TARGET_DIR   honoured as usual by cargo and for locating the binaries
 set -euo pipefail
 
@@ -95,20 +98,40 @@ for corpus in $CORPORA; do
 done
 
 # --- 3. build -------------------------------------------------------------------
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET_DIR == /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
+# SRC is the tree cargo builds: the working tree, or a clean export of REV.
+SRC=$ROOT
+BUILT_FROM="working tree ($ROOT)"
+if [[ -n ${REV:-} ]]; then
+    commit=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}")
+    SRC=$WORK/src
+    BUILT_FROM="commit $(git -C "$ROOT" rev-parse --short "$commit") (git archive into $SRC)"
+    if [[ -z ${SKIP_BUILD:-} ]]; then
+        log "exporting $commit into $SRC"
+        rm -rf "$SRC" && mkdir -p "$SRC"
+        git -C "$ROOT" archive "$commit" | tar -x -C "$SRC"
+    fi
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-$SRC/target}
+[[ $TARGET_DIR == /* ]] || TARGET_DIR=$SRC/$TARGET_DIR
 FLOOR=$TARGET_DIR/release/examples/parse_floor
 EXPLORE=${EXPLORE_BIN:-$TARGET_DIR/release/explore}
+BUILD_FAILED= # tools whose build failed: an older binary left in the target dir is not used
 if [[ -z ${SKIP_BUILD:-} ]]; then
-    log "cargo build --release --bin explore --example parse_floor"
-    if ! (cd "$ROOT" && cargo build --release --bin explore --example parse_floor) \
+    log "cargo build --release --bin explore --example parse_floor ($BUILT_FROM)"
+    if ! (cd "$SRC" && cargo build --release --bin explore --example parse_floor) \
         >"$LOGS/build.log" 2>&1; then
         warn "combined build failed (see $LOGS/build.log); trying each target alone"
-        (cd "$ROOT" && cargo build --release --example parse_floor) \
-            >"$LOGS/build-floor.log" 2>&1 || warn "parse_floor did not build"
+        (cd "$SRC" && cargo build --release --example parse_floor) \
+            >"$LOGS/build-floor.log" 2>&1 || {
+            warn "parse_floor did not build"
+            BUILD_FAILED+=" parse_floor"
+        }
         if [[ -z ${EXPLORE_BIN:-} ]]; then
-            (cd "$ROOT" && cargo build --release --bin explore) \
-                >"$LOGS/build-explore.log" 2>&1 || warn "explore did not build"
+            (cd "$SRC" && cargo build --release --bin explore) \
+                >"$LOGS/build-explore.log" 2>&1 || {
+                warn "explore did not build"
+                BUILD_FAILED+=" explore"
+            }
         fi
     fi
 fi
@@ -119,8 +142,9 @@ fi
 declare -A RES STATUS
 TOOLS=(explore ruff pydeps parse_floor)
 
-# tool_available TOOL: whether its binary is there.
+# tool_available TOOL: whether its binary is there (and was just built).
 tool_available() {
+    [[ " $BUILD_FAILED " != *" $1 "* ]] || return 1
     case $1 in
         explore) [[ -x $EXPLORE ]] ;;
         parse_floor) [[ -x $FLOOR ]] ;;
@@ -171,6 +195,13 @@ median() {
 
 echo
 echo "ruff $RUFF_VERSION, pydeps $PYDEPS_VERSION, Django $DJANGO_VERSION, homeassistant $HOMEASSISTANT_VERSION"
+if [[ -n ${EXPLORE_BIN:-} ]]; then
+    echo "explore: $EXPLORE (EXPLORE_BIN)"
+elif [[ -n ${SKIP_BUILD:-} ]]; then
+    echo "explore: $EXPLORE (not rebuilt: SKIP_BUILD)"
+else
+    echo "explore: $EXPLORE, built from the $BUILT_FROM"
+fi
 echo "threads: ${RAYON_NUM_THREADS:-all $(nproc) cores}, runs per tool: $RUNS"
 # Other work on the machine (a build, say) skews every number: say so.
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
