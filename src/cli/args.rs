@@ -39,6 +39,9 @@ pub enum Command {
     /// The route table: every route with its full path, handler and auth.
     #[command(after_help = EXIT_CODES)]
     Routes(RoutesArgs),
+    /// Celery tasks with their queues and every place that enqueues them.
+    #[command(after_help = EXIT_CODES)]
+    Tasks(TasksArgs),
     /// Print the JSON Schema of `--format json` output.
     Schema,
     /// Print the facts extracted from one Python file, as JSON (for
@@ -81,12 +84,27 @@ pub struct RoutesArgs {
     pub path_prefix: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = RoutesFormat::Text)]
+    pub format: RoutesFormat,
+    /// Write the table to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only tasks on QUEUE (and the sends that target them). Repeatable.
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RoutesFormat {
     /// An aligned table for the terminal.
     Text,
-    /// `{"schema_version", "tool", "routes": [...]}`; each route as in the
-    /// full report.
+    /// One object with `schema_version`, `tool` and the selected entries,
+    /// each as in the full report.
     Json,
 }
 

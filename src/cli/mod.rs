@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub use args::{Cli, Command, Format, RoutesArgs, RoutesFormat, ScanArgs};
+pub use args::{Cli, Command, Format, RoutesArgs, RoutesFormat, ScanArgs, TasksArgs};
 
 use crate::queue::Local;
 use crate::report::Report;
@@ -54,6 +54,7 @@ fn run(cli: Cli) -> Exit {
     let (scan, format, output) = match cli.command {
         Some(Command::Report(r)) => (r.scan, r.format, r.output),
         Some(Command::Routes(r)) => return routes(&r),
+        Some(Command::Tasks(t)) => return tasks(&t),
         Some(Command::Schema) => return emit(&crate::report::json_schema(), None),
         Some(Command::Facts { file }) => return dump_facts(&file),
         None => (cli.report.scan, cli.report.format, cli.report.output),
@@ -125,6 +126,50 @@ fn routes(args: &RoutesArgs) -> Exit {
                 "routes": selected,
             });
             let mut s = serde_json::to_string_pretty(&doc).expect("the routes serialise");
+            s.push('\n');
+            s
+        }
+    };
+    emit(&text, args.output.as_deref())
+}
+
+/// `explore tasks`: tasks with their queues and enqueue sites.
+fn tasks(args: &TasksArgs) -> Exit {
+    let Some(path) = args.scan.path.clone() else {
+        eprintln!("explore: error: no folder given (try `explore tasks .`)");
+        return Exit::BadInput;
+    };
+    let analysis = match run_scan(&path, &args.scan) {
+        Ok(a) => a,
+        Err(exit) => return exit,
+    };
+    let mut map = crate::graph::celery::analyze(&analysis.program);
+    if !args.queue.is_empty() {
+        map.tasks.retain(|t| args.queue.contains(&t.queue));
+        let names: Vec<String> = map
+            .tasks
+            .iter()
+            .filter_map(|t| t.name.as_known().map(str::to_string))
+            .collect();
+        map.enqueues.retain(|e| {
+            e.task
+                .as_known()
+                .is_some_and(|n| names.iter().any(|x| x == n))
+        });
+    }
+    let text = match args.format {
+        RoutesFormat::Text => crate::report::tasks::task_table(&map),
+        RoutesFormat::Json => {
+            let doc = serde_json::json!({
+                "schema_version": crate::report::SCHEMA_VERSION,
+                "tool": {"name": "explore", "version": env!("CARGO_PKG_VERSION")},
+                "celery_apps": map.celery_apps,
+                "tasks": map.tasks,
+                "enqueues": map.enqueues,
+                "beat": map.beat,
+                "signals": map.signals,
+            });
+            let mut s = serde_json::to_string_pretty(&doc).expect("the tasks serialise");
             s.push('\n');
             s
         }

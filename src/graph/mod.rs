@@ -5,6 +5,7 @@
 //! needs. The analyses (module graph, and the framework maps) read a
 //! [`Program`] and never touch the file system.
 
+pub mod celery;
 pub mod fastapi;
 pub mod layout;
 pub mod modgraph;

@@ -54,6 +54,9 @@ pub fn write(report: &Report) -> String {
         ("import cycles", s.cycles.to_string()),
         ("web applications", s.apps.to_string()),
         ("routes", s.routes.to_string()),
+        ("Celery apps", s.celery_apps.to_string()),
+        ("Celery tasks", s.tasks.to_string()),
+        ("places that enqueue work", s.enqueue_sites.to_string()),
         ("parser diagnostics", s.diagnostics.to_string()),
     ];
     for (k, v) in rows {
@@ -62,6 +65,7 @@ pub fn write(report: &Report) -> String {
     out.push('\n');
 
     super::web::write_sections(report, &mut out);
+    super::tasks::write_section(report, &mut out);
     layout_section(report, &mut out);
     fan_in_section(report, &mut out);
     if let Some(diagram) = mermaid::package_graph(report) {

@@ -9,6 +9,7 @@
 pub mod dot;
 pub mod markdown;
 pub mod mermaid;
+pub mod tasks;
 pub mod web;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::graph::celery::{self, CeleryMap};
 use crate::graph::fastapi::{self, WebMap};
 use crate::graph::modgraph::{self, Cycle};
 use crate::graph::tables;
@@ -47,6 +49,9 @@ pub struct Report {
     /// The web layer: applications, routes, dependencies, models, settings.
     #[serde(flatten)]
     pub web: WebMap,
+    /// Background work: Celery apps, tasks, enqueue sites, beat, signals.
+    #[serde(flatten)]
+    pub celery: CeleryMap,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -71,6 +76,9 @@ pub struct Summary {
     pub diagnostics: usize,
     pub apps: usize,
     pub routes: usize,
+    pub celery_apps: usize,
+    pub tasks: usize,
+    pub enqueue_sites: usize,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -245,6 +253,10 @@ impl Report {
         let web = fastapi::analyze(program);
         summary.apps = web.apps.len();
         summary.routes = web.routes.len();
+        let celery = celery::analyze(program);
+        summary.celery_apps = celery.celery_apps.len();
+        summary.tasks = celery.tasks.len();
+        summary.enqueue_sites = celery.enqueues.len();
 
         Report {
             schema_version: SCHEMA_VERSION,
@@ -274,6 +286,7 @@ impl Report {
             cycles: graph.cycles,
             diagnostics,
             web,
+            celery,
         }
     }
 }
@@ -328,6 +341,8 @@ pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
             "[{}]",
             v.iter().map(render_expr).collect::<Vec<_>>().join(", ")
         ),
+        // A one-element tuple keeps its comma: `("weekly",)`.
+        Expr::Tuple(v) if v.len() == 1 => format!("({},)", render_expr(&v[0])),
         Expr::Tuple(v) => format!(
             "({})",
             v.iter().map(render_expr).collect::<Vec<_>>().join(", ")

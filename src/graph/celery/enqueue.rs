@@ -1,0 +1,650 @@
+//! Every place that sends work to a worker, periodic tasks added in code,
+//! and signal handlers.
+//!
+//! A task object is reached through imports and aliases; its methods
+//! `delay`, `apply_async` and the signature constructors `s`, `si`,
+//! `signature` (and `map`, `starmap`, `chunks`) enqueue or prepare it.
+//! `send_task("name")` and `signature("name")` name a task by its
+//! registered name, which is looked up among the tasks found. A
+//! `functools.partial` over `task.apply_async` counts at each call of the
+//! partial. Signatures passed to `chain`, `group` or `chord`, or joined
+//! with `|`, are marked with the canvas they belong to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::graph::values::StrValue;
+use crate::graph::{Program, Target};
+use crate::report::render_expr;
+use crate::scan::facts::{BinOp, Call, Expr, FPart, Stmt};
+
+use super::apps::{AppInfo, app_of, schedule_text};
+use super::tasks::TaskInfo;
+use super::{BeatEntry, Enqueue, SignalHandler};
+
+const TASK_METHODS: [&str; 9] = [
+    "delay",
+    "apply_async",
+    "s",
+    "si",
+    "signature",
+    "subtask",
+    "map",
+    "starmap",
+    "chunks",
+];
+
+const APP_SIGNALS: [&str; 4] = [
+    "on_after_configure",
+    "on_after_finalize",
+    "on_configure",
+    "on_after_fork",
+];
+
+type Found = (Vec<Enqueue>, Vec<BeatEntry>, Vec<SignalHandler>);
+
+pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Found {
+    let mut enqueues = Vec::new();
+    let mut beat = Vec::new();
+    let mut signals = Vec::new();
+    let by_def: HashMap<(usize, u32), usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.file, t.scope), i))
+        .collect();
+    let by_name: HashMap<String, usize> = tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.task.name.as_known()?.to_string(), i)))
+        .collect();
+    let task_of = |file: usize, scope: u32, expr: &Expr| -> Option<usize> {
+        expr.dotted()?;
+        match program.resolve(file, scope, expr) {
+            Target::Def { file: f, scope: s } => by_def.get(&(f, s)).copied(),
+            _ => None,
+        }
+    };
+    let mut direct: Vec<(usize, String)> = Vec::new();
+    for (file, record, facts) in program.analyzed() {
+        for (si, sc) in facts.scopes.iter().enumerate() {
+            let si = si as u32;
+            let canvas = canvas_members(program, file, si, &sc.stmts);
+            let function = if si == 0 {
+                let m = record.module.as_ref().map_or("", |m| m.name.as_str());
+                format!("{m}:<module>")
+            } else {
+                program.def_ref(file, si)
+            };
+            let from_task = by_def.get(&(file, si)).copied();
+            for st in &sc.stmts {
+                let Stmt::Call { call, .. } = st else {
+                    continue;
+                };
+                let site = Site {
+                    file,
+                    function: &function,
+                    from_task,
+                    canvas: canvas.get(&Arc::as_ptr(call)).copied(),
+                };
+                match &call.func {
+                    Expr::Attr(base, method) if TASK_METHODS.contains(&method.as_str()) => {
+                        if let Some(t) = task_of(file, si, base) {
+                            enqueues.push(site.by_task(program, tasks, t, method, call, None));
+                        } else if matches!(method.as_str(), "delay" | "apply_async")
+                            && let Some(name) =
+                                signature_value(program, &task_of, tasks, file, si, base)
+                        {
+                            // `sig = signature("name"); sig.apply_async(queue=...)`.
+                            enqueues
+                                .push(site.by_name(program, tasks, &by_name, name, method, call));
+                        } else if matches!(method.as_str(), "signature" | "subtask")
+                            && let Some(n) = call.args.first().filter(|a| is_stringish(a))
+                        {
+                            let name = program.eval_str(file, si, n);
+                            enqueues
+                                .push(site.by_name(program, tasks, &by_name, name, method, call));
+                        }
+                    }
+                    Expr::Attr(_, method) if method == "send_task" => {
+                        let name = call.arg(0, "name").map_or_else(
+                            || StrValue::Dynamic {
+                                reason: "no task name given".into(),
+                            },
+                            |n| program.eval_str(file, si, n),
+                        );
+                        enqueues.push(site.by_name(program, tasks, &by_name, name, method, call));
+                    }
+                    Expr::Attr(base, method) if method == "add_periodic_task" => {
+                        let _ = base;
+                        if let Some(b) = periodic(program, tasks, &by_name, file, si, call) {
+                            beat.push(b);
+                        }
+                    }
+                    Expr::Attr(_, method) if method == "connect" => {
+                        if let Some(signal) = signal_name(program, apps, file, si, &call.func)
+                            && let Some(h) = call.arg(0, "receiver")
+                        {
+                            signals.push(SignalHandler {
+                                signal,
+                                handler: reference(program, file, si, h),
+                                file: record.path.clone(),
+                                line: call.line,
+                            });
+                        }
+                    }
+                    func @ (Expr::Name(_) | Expr::Attr(..)) => {
+                        // `signature("name")` from celery, a partial over
+                        // `task.apply_async`, or a direct call of a task.
+                        let q = program.qualify(file, si, func);
+                        if q.as_deref().is_some_and(|q| {
+                            matches!(
+                                q,
+                                "celery.signature" | "celery.canvas.signature" | "celery.subtask"
+                            )
+                        }) {
+                            if let Some(n) = call.arg(0, "varies") {
+                                let name = if is_stringish(n) {
+                                    program.eval_str(file, si, n)
+                                } else {
+                                    match task_of(file, si, n) {
+                                        Some(t) => tasks[t].task.name.clone(),
+                                        None => StrValue::Dynamic {
+                                            reason: format!(
+                                                "`{}` is not a known task",
+                                                render_expr(n)
+                                            ),
+                                        },
+                                    }
+                                };
+                                enqueues.push(site.by_name(
+                                    program,
+                                    tasks,
+                                    &by_name,
+                                    name,
+                                    "signature",
+                                    call,
+                                ));
+                            }
+                        } else if let Some((t, method, partial)) =
+                            through_partial(program, &task_of, file, si, func)
+                        {
+                            enqueues.push(site.by_task(
+                                program,
+                                tasks,
+                                t,
+                                &method,
+                                call,
+                                Some(partial),
+                            ));
+                        } else if let Some(t) = task_of(file, si, func) {
+                            direct.push((t, format!("{}:{}", record.path, call.line)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // `@task_failure.connect`, `@app.on_after_configure.connect`.
+            if sc.kind == crate::scan::facts::ScopeKind::Function {
+                let outer = sc.parent.unwrap_or(0);
+                for dec in &sc.decorators {
+                    let func = match dec {
+                        Expr::Call(c) => &c.func,
+                        other => other,
+                    };
+                    if matches!(func, Expr::Attr(_, m) if m == "connect")
+                        && let Some(signal) = signal_name(program, apps, file, outer, func)
+                    {
+                        signals.push(SignalHandler {
+                            signal,
+                            handler: program.def_ref(file, si),
+                            file: record.path.clone(),
+                            line: sc.line,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for e in &enqueues {
+        let Some(name) = e.task.as_known() else {
+            continue;
+        };
+        if let Some(&t) = by_name.get(name) {
+            tasks[t]
+                .task
+                .enqueued_at
+                .push(format!("{}:{}", e.file, e.line));
+        }
+        if let Some(from) = &e.from_task
+            && let Some(&t) = by_name.get(from.as_str())
+            && !tasks[t].task.enqueues.iter().any(|n| n == name)
+        {
+            tasks[t].task.enqueues.push(name.to_string());
+        }
+    }
+    for (t, at) in direct {
+        tasks[t].task.direct_calls.push(at);
+    }
+    (enqueues, beat, signals)
+}
+
+struct Site<'a> {
+    file: usize,
+    function: &'a str,
+    from_task: Option<usize>,
+    canvas: Option<&'static str>,
+}
+
+impl Site<'_> {
+    /// A site whose task is known by name (or not known at all).
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &self,
+        program: &Program,
+        tasks: &[TaskInfo],
+        task: StrValue,
+        found: bool,
+        method: &str,
+        call: &Call,
+        reason: Option<String>,
+    ) -> Enqueue {
+        let queue = call.kwarg("queue").map(|q| {
+            program
+                .eval_str(self.file, 0, q)
+                .text()
+                .map_or_else(|| render_expr(q), str::to_string)
+        });
+        let options = call
+            .kwargs
+            .iter()
+            .filter_map(|k| {
+                let n = k.name.as_deref()?;
+                (!matches!(n, "args" | "kwargs" | "queue" | "name"))
+                    .then(|| format!("{n}={}", render_expr(&k.value)))
+            })
+            .collect();
+        Enqueue {
+            task,
+            task_found: found,
+            method: method.to_string(),
+            function: self.function.to_string(),
+            file: program.files[self.file].path.clone(),
+            line: call.line,
+            queue,
+            options,
+            canvas: self.canvas.map(str::to_string),
+            via: None,
+            from_task: self
+                .from_task
+                .and_then(|t| tasks[t].task.name.as_known().map(str::to_string)),
+            reason,
+        }
+    }
+
+    fn by_task(
+        &self,
+        program: &Program,
+        tasks: &[TaskInfo],
+        t: usize,
+        method: &str,
+        call: &Call,
+        partial: Option<Partial>,
+    ) -> Enqueue {
+        let name = tasks[t].task.name.clone();
+        let mut e = self.entry(program, tasks, name, true, method, call, None);
+        if let Some(p) = partial {
+            if e.queue.is_none() {
+                e.queue = p.queue;
+            }
+            e.options.extend(p.options);
+            e.via = Some(p.at);
+        }
+        e
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn by_name(
+        &self,
+        program: &Program,
+        tasks: &[TaskInfo],
+        by_name: &HashMap<String, usize>,
+        name: StrValue,
+        method: &str,
+        call: &Call,
+    ) -> Enqueue {
+        let found = name.as_known().is_some_and(|n| by_name.contains_key(n));
+        let reason = match &name {
+            StrValue::Known { value, .. } if !found => Some(format!(
+                "no task named `{value}` is defined in the analysed code"
+            )),
+            StrValue::Pattern { value } => Some(format!("the name `{value}` is built at run time")),
+            StrValue::Dynamic { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        self.entry(program, tasks, name, found, method, call, reason)
+    }
+}
+
+/// The task a name bound to one signature stands for: `sig =
+/// task.s(...)` or `sig = signature("name", ...)`.
+fn signature_value(
+    program: &Program,
+    task_of: &dyn Fn(usize, u32, &Expr) -> Option<usize>,
+    tasks: &[TaskInfo],
+    file: usize,
+    scope: u32,
+    expr: &Expr,
+) -> Option<StrValue> {
+    let Expr::Name(_) = expr else { return None };
+    let Target::Value {
+        file: f,
+        scope: s,
+        value: Expr::Call(c),
+        ..
+    } = program.resolve(file, scope, expr)
+    else {
+        return None;
+    };
+    match &c.func {
+        Expr::Attr(task, m) if matches!(m.as_str(), "s" | "si" | "signature") => {
+            if let Some(t) = task_of(f, s, task) {
+                return Some(tasks[t].task.name.clone());
+            }
+            c.args
+                .first()
+                .filter(|a| is_stringish(a))
+                .map(|a| program.eval_str(f, s, a))
+        }
+        func => {
+            let q = program.qualify(f, s, func)?;
+            matches!(q.as_str(), "celery.signature" | "celery.canvas.signature")
+                .then(|| c.args.first().filter(|a| is_stringish(a)))
+                .flatten()
+                .map(|a| program.eval_str(f, s, a))
+        }
+    }
+}
+
+fn is_stringish(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Str(_) | Expr::FStr(_) | Expr::Name(_) | Expr::Attr(..) | Expr::BinOp(..)
+    )
+}
+
+struct Partial {
+    queue: Option<String>,
+    options: Vec<String>,
+    at: String,
+}
+
+/// `enqueue = partial(task.apply_async, queue="x")`, called as
+/// `enqueue(...)`: the task, the method and the partial's keywords.
+fn through_partial(
+    program: &Program,
+    task_of: &dyn Fn(usize, u32, &Expr) -> Option<usize>,
+    file: usize,
+    scope: u32,
+    func: &Expr,
+) -> Option<(usize, String, Partial)> {
+    let Target::Value {
+        file: f,
+        scope: s,
+        line,
+        value: Expr::Call(p),
+    } = program.resolve(file, scope, func)
+    else {
+        return None;
+    };
+    if program.qualify(f, s, &p.func).as_deref() != Some("functools.partial") {
+        return None;
+    }
+    let Some(Expr::Attr(task, method)) = p.args.first() else {
+        return None;
+    };
+    if !TASK_METHODS.contains(&method.as_str()) {
+        return None;
+    }
+    let t = task_of(f, s, task)?;
+    let queue = p.kwarg("queue").map(|q| match q {
+        Expr::Str(s) => s.clone(),
+        other => render_expr(other),
+    });
+    let options = p
+        .kwargs
+        .iter()
+        .filter_map(|k| {
+            let n = k.name.as_deref()?;
+            (n != "queue").then(|| format!("{n}={}", render_expr(&k.value)))
+        })
+        .collect();
+    Some((
+        t,
+        method.clone(),
+        Partial {
+            queue,
+            options,
+            at: format!("{}:{line}", program.files[f].path),
+        },
+    ))
+}
+
+/// The signal a `.connect` belongs to: `celery.signals.X`, or an app's
+/// own `on_after_configure` and friends.
+fn signal_name(
+    program: &Program,
+    apps: &[AppInfo],
+    file: usize,
+    scope: u32,
+    func: &Expr,
+) -> Option<String> {
+    let Expr::Attr(signal, _) = func else {
+        return None;
+    };
+    if let Some(q) = program.qualify(file, scope, signal)
+        && let Some(name) = q.strip_prefix("celery.signals.")
+    {
+        return Some(name.to_string());
+    }
+    if let Expr::Attr(app, name) = signal.as_ref()
+        && APP_SIGNALS.contains(&name.as_str())
+        && app_of(program, apps, file, scope, app, 0).is_some()
+    {
+        return Some(name.clone());
+    }
+    None
+}
+
+fn reference(program: &Program, file: usize, scope: u32, expr: &Expr) -> String {
+    match program.resolve(file, scope, expr) {
+        Target::Def { file: f, scope: s } => program.def_ref(f, s),
+        Target::External(p) => p,
+        _ => render_expr(expr),
+    }
+}
+
+/// `sender.add_periodic_task(schedule, sig, name=...)`.
+fn periodic(
+    program: &Program,
+    tasks: &[TaskInfo],
+    by_name: &HashMap<String, usize>,
+    file: usize,
+    scope: u32,
+    call: &Call,
+) -> Option<BeatEntry> {
+    let schedule = call.arg(0, "schedule")?;
+    let sig = call.arg(1, "sig")?;
+    let task = match sig {
+        Expr::Call(c) => match &c.func {
+            Expr::Attr(base, m) if matches!(m.as_str(), "s" | "si" | "signature") => {
+                match program.resolve(file, scope, base) {
+                    Target::Def { file: f, scope: s } => tasks
+                        .iter()
+                        .find(|t| t.file == f && t.scope == s)
+                        .map(|t| t.task.name.clone()),
+                    _ => None,
+                }
+                .or_else(|| {
+                    c.args
+                        .first()
+                        .filter(|a| is_stringish(a))
+                        .map(|a| program.eval_str(file, scope, a))
+                })
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+    .unwrap_or_else(|| StrValue::Dynamic {
+        reason: format!("`{}` is not a known task signature", render_expr(sig)),
+    });
+    let args = match sig {
+        Expr::Call(c) => c.kwarg("args").map(render_expr).or_else(|| {
+            (!c.args.is_empty() && !is_stringish(&c.args[0])).then(|| render_expr(sig))
+        }),
+        _ => None,
+    };
+    Some(BeatEntry {
+        name: call
+            .kwarg("name")
+            .and_then(|n| {
+                program
+                    .eval_str(file, scope, n)
+                    .as_known()
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| render_expr(sig)),
+        task_found: task.as_known().is_some_and(|n| by_name.contains_key(n)),
+        task,
+        schedule: schedule_text(schedule),
+        args,
+        form: "add_periodic_task".into(),
+        file: program.files[file].path.clone(),
+        line: call.line,
+    })
+}
+
+/// Signature calls that belong to a canvas, by identity, with the canvas
+/// kind: arguments of `chain`/`group`/`chord` and the sides of `|`.
+fn canvas_members(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    stmts: &[Stmt],
+) -> HashMap<*const Call, &'static str> {
+    let mut out = HashMap::new();
+    let mut visit = |e: &Expr| {
+        walk(e, &mut |x| match x {
+            Expr::Call(c) => {
+                let kind = canvas_kind(program, file, scope, &c.func).or_else(|| match &c.func {
+                    // `chord(header)(body)`: the body.
+                    Expr::Call(inner)
+                        if canvas_kind(program, file, scope, &inner.func) == Some("chord") =>
+                    {
+                        Some("chord")
+                    }
+                    _ => None,
+                });
+                if let Some(kind) = kind {
+                    for a in c.args.iter().chain(c.kwargs.iter().map(|k| &k.value)) {
+                        walk(a, &mut |y| {
+                            if let Expr::Call(sig) = y {
+                                out.entry(Arc::as_ptr(sig)).or_insert(kind);
+                            }
+                        });
+                    }
+                }
+            }
+            Expr::BinOp(l, BinOp::BitOr, r) => {
+                for side in [l, r] {
+                    walk(side, &mut |y| {
+                        if let Expr::Call(sig) = y
+                            && matches!(&sig.func, Expr::Attr(_, m) if TASK_METHODS.contains(&m.as_str()))
+                        {
+                            out.entry(Arc::as_ptr(sig)).or_insert("chain");
+                        }
+                    });
+                }
+            }
+            _ => {}
+        });
+    };
+    for st in stmts {
+        match st {
+            Stmt::Assign { value: Some(v), .. } | Stmt::Return { value: Some(v), .. } => visit(v),
+            Stmt::Call { call, .. } => visit(&Expr::Call(call.clone())),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn canvas_kind(program: &Program, file: usize, scope: u32, func: &Expr) -> Option<&'static str> {
+    let last = func.dotted()?;
+    let last = last.rsplit('.').next()?;
+    if !matches!(last, "chain" | "group" | "chord" | "chunks") {
+        return None;
+    }
+    let q = program.qualify(file, scope, func)?;
+    if !q.starts_with("celery") {
+        return None;
+    }
+    Some(match last {
+        "chain" => "chain",
+        "group" => "group",
+        "chord" => "chord",
+        _ => "chunks",
+    })
+}
+
+/// Calls `f` on `e` and every expression inside it.
+fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match e {
+        Expr::Attr(b, _)
+        | Expr::Starred(b)
+        | Expr::DoubleStarred(b)
+        | Expr::Await(b)
+        | Expr::Comprehension(b) => {
+            walk(b, f);
+        }
+        Expr::Call(c) => {
+            walk(&c.func, f);
+            for a in &c.args {
+                walk(a, f);
+            }
+            for k in &c.kwargs {
+                walk(&k.value, f);
+            }
+        }
+        Expr::List(v) | Expr::Tuple(v) | Expr::Set(v) => {
+            for x in v {
+                walk(x, f);
+            }
+        }
+        Expr::Dict(pairs) => {
+            for (k, v) in pairs {
+                walk(k, f);
+                walk(v, f);
+            }
+        }
+        Expr::Subscript(b, items) => {
+            walk(b, f);
+            for x in items {
+                walk(x, f);
+            }
+        }
+        Expr::BinOp(l, _, r) => {
+            walk(l, f);
+            walk(r, f);
+        }
+        Expr::FStr(parts) => {
+            for p in parts {
+                if let FPart::Hole(h) = p {
+                    walk(h, f);
+                }
+            }
+        }
+        _ => {}
+    }
+}
