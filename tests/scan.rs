@@ -546,3 +546,39 @@ fn published_schema_matches_the_report_types() {
         "schema/report.schema.json is stale: run `cargo run -- schema > schema/report.schema.json`"
     );
 }
+
+#[test]
+fn a_namespace_folder_inside_a_package_is_named_through_the_package() {
+    let report = report_json(&fixture("imports/nested_namespace"), &[]);
+    assert_eq!(report["roots"], serde_json::json!(["."]));
+    let modules: Vec<(String, String)> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["module"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("app/__init__.py", "app"),
+        ("app/core.py", "app.core"),
+        ("app/feedback/helpers.py", "app.feedback.helpers"),
+        ("app/feedback/incident/__init__.py", "app.feedback.incident"),
+        ("app/feedback/incident/views.py", "app.feedback.incident.views"),
+    ];
+    assert_eq!(
+        modules,
+        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+    );
+    let e = edges(&report);
+    assert!(e.contains(&edge(
+        "app/feedback/incident/views.py",
+        3,
+        "app/feedback/helpers.py",
+        "first_party",
+        "top_level"
+    )));
+}

@@ -70,16 +70,41 @@ impl Layout {
                     || files.contains(&join(dir, "__init__.pyi")))
         };
 
+        // The top-most regular package a package folder belongs to. A
+        // folder without `__init__.py` between two packages is a namespace
+        // portion of the outer one (`app/feedback/incident` is
+        // `app.feedback.incident` when `app` is a package), so the climb
+        // goes on through it.
+        let package_top = |dir: &'_ str| -> String {
+            let mut top = dir.to_string();
+            loop {
+                while is_pkg(parent(&top)) {
+                    top = parent(&top).to_string();
+                }
+                let mut d = parent(&top);
+                let mut outer = None;
+                while !d.is_empty() {
+                    d = parent(d);
+                    if is_pkg(d) {
+                        outer = Some(d.to_string());
+                        break;
+                    }
+                }
+                match outer {
+                    Some(o) => top = o,
+                    None => return top,
+                }
+            }
+        };
+
         let mut package_roots = BTreeSet::new();
         let mut loose_roots = BTreeSet::new();
         let mut top_of = BTreeMap::new();
         for p in paths {
             let dir = parent(p);
             if is_pkg(dir) {
-                let mut top = dir;
-                while is_pkg(parent(top)) {
-                    top = parent(top);
-                }
+                let top = package_top(dir);
+                let top = top.as_str();
                 package_roots.insert(parent(top).to_string());
                 top_of.insert(p.clone(), parent(top).to_string());
             } else {
@@ -113,11 +138,7 @@ impl Layout {
                 let mut d = dir;
                 loop {
                     if is_pkg(d) {
-                        let mut top = d;
-                        while is_pkg(parent(top)) {
-                            top = parent(top);
-                        }
-                        best = parent(top).to_string();
+                        best = parent(&package_top(d)).to_string();
                         break;
                     }
                     if package_roots.contains(d) {
