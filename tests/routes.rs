@@ -512,7 +512,7 @@ fn the_backend_is_mapped_from_its_factory_down() {
             "server.routes.websocket:session_socket",
         ),
         row("mount", "/static", ""),
-        row("GET", "/health", "server.app:create_app.health"),
+        row("GET", "/health", "server.app:create_app.<locals>.health"),
     ];
     assert_eq!(route_rows(&report), expected);
     assert_eq!(
@@ -525,7 +525,7 @@ fn the_backend_is_mapped_from_its_factory_down() {
     );
 
     let app = &report["apps"][0];
-    assert_eq!(app["object"], "server.app:create_app.app");
+    assert_eq!(app["object"], "server.app:create_app.<locals>.app");
     assert_eq!(app["factory"], "server.app:create_app");
     assert_eq!(strings(&app["served_as"]), ["server.app:app"]);
     assert_eq!(app["lifespan"]["handler"], "server.app:lifespan");
@@ -565,7 +565,7 @@ fn the_backend_is_mapped_from_its_factory_down() {
             ("fastapi.middleware.cors.CORSMiddleware".into(), 4),
             ("fastapi.middleware.gzip.GZipMiddleware".into(), 3),
             ("server.middleware:RequestIdMiddleware".into(), 2),
-            ("server.app:create_app.add_timing_header".into(), 1),
+            ("server.app:create_app.<locals>.add_timing_header".into(), 1),
         ]
     );
     assert_eq!(app["middleware"][2]["kind"], "base_http");
@@ -590,7 +590,7 @@ fn the_backend_is_mapped_from_its_factory_down() {
             ),
             (
                 "fastapi.exceptions.RequestValidationError".into(),
-                "server.app:create_app.validation_error_handler".into()
+                "server.app:create_app.<locals>.validation_error_handler".into()
             ),
         ]
     );
@@ -648,11 +648,15 @@ fn what_depends_on_run_time_is_marked_not_guessed() {
         [
             row("mount", "/auth{?}", ""),
             row("mount", "{?}", ""),
-            row("GET", "/api/{?}/", "svc.routers:make_crud_router.list_all"),
+            row(
+                "GET",
+                "/api/{?}/",
+                "svc.routers:make_crud_router.<locals>.list_all"
+            ),
             row(
                 "GET",
                 "/api/{?}/{item_id}",
-                "svc.routers:make_crud_router.get_one"
+                "svc.routers:make_crud_router.<locals>.get_one"
             ),
             row("GET", "/extras/partial", "svc.extras:with_partial"),
             row("GET", "/extras/lambda", "svc.extras:with_lambda"),
@@ -771,6 +775,6 @@ fn markdown_report_opens_with_applications_and_route_tables() {
     assert!(md.contains(
         "| POST | `/api/v1/repositories` | `submit_repository` `server/routes/repositories.py:24` | OAuth2PasswordBearer (repos:write) | `get_current_user`, `get_redis` |"
     ));
-    assert!(md.contains("| 1 | `server.app:create_app.add_timing_header` | function |"));
+    assert!(md.contains("| 1 | `server.app:create_app.<locals>.add_timing_header` | function |"));
     assert!(md.contains("app -- \"/api/v1\" --> r0[\"server.routes:api_router\"]"));
 }

@@ -336,14 +336,35 @@ impl Program {
     }
 
     /// `module:qualname` of a definition, the form every function reference
-    /// in the report uses.
+    /// in the report uses. The qualname is Python's `__qualname__`: a
+    /// definition inside a function reads `outer.<locals>.inner`.
     pub fn def_ref(&self, file: usize, scope: u32) -> String {
         let module = self.files[file]
             .module
             .as_ref()
             .map_or("", |m| m.name.as_str());
-        let qual = self.scope(file, scope).map_or("", |s| s.qualname.as_str());
-        format!("{module}:{qual}")
+        format!("{module}:{}", self.python_qualname(file, scope))
+    }
+
+    /// Python's `__qualname__` of the definition at `(file, scope)`.
+    pub fn python_qualname(&self, file: usize, scope: u32) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        let mut cur = Some(scope);
+        let mut first = true;
+        while let Some(s) = cur {
+            let Some(sc) = self.scope(file, s) else { break };
+            if sc.kind == ScopeKind::Module {
+                break;
+            }
+            if !first && sc.kind == ScopeKind::Function {
+                parts.push("<locals>");
+            }
+            parts.push(&sc.name);
+            first = false;
+            cur = sc.parent;
+        }
+        parts.reverse();
+        parts.join(".")
     }
 
     /// The dotted path of what `expr` refers to, for matching against known

@@ -63,7 +63,15 @@ pub fn find(program: &Program) -> Vec<AppInfo> {
                 let object = if si == 0 {
                     format!("{module}:{name}")
                 } else {
-                    format!("{module}:{}.{name}", sc.qualname)
+                    let outer = if sc.kind == ScopeKind::Function {
+                        ".<locals>"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{module}:{}{outer}.{name}",
+                        program.python_qualname(file, si as u32)
+                    )
                 };
                 let mut entry = CeleryApp {
                     object,

@@ -392,7 +392,18 @@ impl Objects {
             .as_ref()
             .map_or("", |m| m.name.as_str());
         match program.scope(o.file, o.scope) {
-            Some(sc) if o.scope != 0 => format!("{module}:{}.{}", sc.qualname, o.name),
+            Some(sc) if o.scope != 0 => {
+                let outer = if sc.kind == ScopeKind::Function {
+                    ".<locals>"
+                } else {
+                    ""
+                };
+                format!(
+                    "{module}:{}{outer}.{}",
+                    program.python_qualname(o.file, o.scope),
+                    o.name
+                )
+            }
             _ => format!("{module}:{}", o.name),
         }
     }

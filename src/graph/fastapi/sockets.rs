@@ -1239,12 +1239,12 @@ async def chat(sock: WebSocket):
                 method: "receive_bytes".into(),
                 line: 7,
                 loop_line: Some(6),
-                in_function: Some("app.ws:duplex.reader".into()),
+                in_function: Some("app.ws:duplex.<locals>.reader".into()),
             }]
         );
         assert_eq!(
             b.sends[0].in_function.as_deref(),
-            Some("app.ws:duplex.writer")
+            Some("app.ws:duplex.<locals>.writer")
         );
     }
 
