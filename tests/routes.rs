@@ -778,3 +778,30 @@ fn markdown_report_opens_with_applications_and_route_tables() {
     assert!(md.contains("| 1 | `server.app:create_app.<locals>.add_timing_header` | function |"));
     assert!(md.contains("app -- \"/api/v1\" --> r0[\"server.routes:api_router\"]"));
 }
+
+#[test]
+fn routes_registered_through_calls_are_found() {
+    let report = report_json(&fixture("fastapi_indirect"), &[]);
+    assert_eq!(
+        route_rows(&report),
+        [
+            row("GET", "/api/runs", "site.runs:list_runs"),
+            row("POST", "/api/runs/{run_id}/cancel", "site.runs:cancel_run"),
+            row("POST", "/auth/register", "site.signup:register_user"),
+            row("GET", "/admin/stats", "site.main:admin_stats"),
+            row("mount", "/", ""),
+            row("GET", "/plugins/audit/log", "site.plugins:audit_log"),
+            row("GET", "/plugins/billing/usage", "site.plugins:usage"),
+        ]
+    );
+    let register = route(&report, "POST", "/auth/register");
+    assert_eq!(register["conditional"], true);
+    assert_eq!(register["line"], 13);
+    assert_eq!(
+        strings(&route(&report, "GET", "/plugins/audit/log")["included_via"]),
+        ["site/plugins.py:20"]
+    );
+    let checker = dependency(&report, "site.auth:PermissionChecker");
+    assert_eq!(checker["kind"], "callable_instance");
+    assert_eq!(strings(&checker["used_by"]), ["GET /admin/stats"]);
+}

@@ -465,7 +465,12 @@ impl<'p> Resolver<'p> {
                         .dotted()
                         .and_then(|d| d.rsplit('.').next().map(str::to_string))
                         .unwrap_or_default();
-                    self.define_instance(f, s, &name, c, depth)
+                    let module = program.files[f]
+                        .module
+                        .as_ref()
+                        .map_or("", |m| m.name.as_str());
+                    let target = format!("{module}:{name}");
+                    self.define_instance(f, s, &target, c, depth)
                 }
                 _ => self.record_unresolved(expr, "not a function, class or instance"),
             },
@@ -503,8 +508,10 @@ impl<'p> Resolver<'p> {
                     .scope(f, s)
                     .is_some_and(|sc| sc.kind == ScopeKind::Class) =>
             {
-                let name = render_expr(expr);
-                self.define_instance(file, scope, &name, c, depth)
+                // `Depends(Checker([...]))`: one dependency per class, named
+                // after it; FastAPI calls each instance's `__call__`.
+                let target = program.def_ref(f, s);
+                self.define_instance(file, scope, &target, c, depth)
             }
             Target::Def { file: f, scope: s } => {
                 // A factory: follow what it returns (usually a closure).
@@ -583,16 +590,12 @@ impl<'p> Resolver<'p> {
         &mut self,
         file: usize,
         scope: u32,
-        name: &str,
+        target: &str,
         c: &Call,
         depth: u32,
     ) -> String {
         let program = self.program;
-        let module = program.files[file]
-            .module
-            .as_ref()
-            .map_or("", |m| m.name.as_str());
-        let target = format!("{module}:{name}");
+        let target = target.to_string();
         if self.defs.contains_key(&target) || self.in_progress.contains(&target) {
             return target;
         }

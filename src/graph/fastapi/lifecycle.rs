@@ -50,9 +50,10 @@ pub fn app(program: &Program, objects: &Objects, deps: &mut Resolver, walk: &App
                         .map_or_else(|| render_expr(e), str::to_string)
                 })
                 .unwrap_or_default();
-            let handler = match reg.decorated {
-                Some(s) => program.def_ref(reg.file, s),
-                None => reg
+            let handler = match (reg.decorated, &reg.applied) {
+                (Some(s), _) => program.def_ref(reg.file, s),
+                (None, Some(f)) => reference(program, reg.file, reg.scope, f),
+                (None, None) => reg
                     .call
                     .arg(1, "func")
                     .map(|f| reference(program, reg.file, reg.scope, f))
@@ -335,9 +336,10 @@ fn exception_handlers(program: &Program, objects: &Objects, obj: usize) -> Vec<E
         let Some(exc) = reg.call.arg(0, "exc_class_or_status_code") else {
             continue;
         };
-        let handler = match reg.decorated {
-            Some(s) => program.def_ref(reg.file, s),
-            None => reg
+        let handler = match (reg.decorated, &reg.applied) {
+            (Some(s), _) => program.def_ref(reg.file, s),
+            (None, Some(h)) => reference(program, reg.file, reg.scope, h),
+            (None, None) => reg
                 .call
                 .arg(1, "handler")
                 .map(|h| reference(program, reg.file, reg.scope, h))

@@ -78,6 +78,9 @@ pub struct Registration {
     pub line: u32,
     /// The decorated function, for decorator registrations.
     pub decorated: Option<u32>,
+    /// A decorator applied by hand, `router.post("/x")(handler)`: the
+    /// function it is applied to.
+    pub applied: Option<Expr>,
     pub conditional: bool,
     /// Where the call sits; the default for decorators.
     pub ctx: Context,
@@ -97,7 +100,7 @@ fn reg_kind(method: &str, decorator: bool) -> Option<RegKind> {
             RegKind::Route
         }
         "include_router" if !decorator => RegKind::IncludeRouter,
-        "mount" if !decorator => RegKind::Mount,
+        "mount" | "frontend" if !decorator => RegKind::Mount,
         "add_middleware" if !decorator => RegKind::AddMiddleware,
         "middleware" if decorator => RegKind::MiddlewareDecorator,
         "exception_handler" if decorator => RegKind::ExceptionHandler,
@@ -131,7 +134,13 @@ pub struct Objects {
     pub objects: Vec<Object>,
     pub registrations: Vec<Registration>,
     by_site: HashMap<(usize, u32, u32), ObjId>,
+    /// Calls by the last name of their callee, for parameter binding.
+    calls: CallIndex,
 }
+
+/// A call with where it is: `(file, scope, call, context)`.
+type CallSite = (usize, u32, Arc<Call>, Context);
+type CallIndex = std::cell::OnceCell<HashMap<String, Vec<CallSite>>>;
 
 impl Objects {
     pub fn find(program: &Program) -> Objects {
@@ -187,6 +196,7 @@ impl Objects {
             objects,
             registrations: Vec::new(),
             by_site,
+            calls: CallIndex::new(),
         };
         if !found.objects.is_empty() {
             found.registrations = found.registrations_in(program);
@@ -219,6 +229,7 @@ impl Objects {
                             scope: outer,
                             line: call.line,
                             decorated: Some(si),
+                            applied: None,
                             conditional: sc.conditional,
                             ctx: Context::default(),
                         });
@@ -228,6 +239,30 @@ impl Objects {
                     let Stmt::Call { call, ctx, .. } = st else {
                         continue;
                     };
+                    // `handler = router.post("/x")(handler)`.
+                    if let Expr::Call(inner) = &call.func
+                        && let Expr::Attr(base, method) = &inner.func
+                        && let Some(kind) = reg_kind(method, true)
+                        && let Some(target) = call.args.first()
+                    {
+                        for obj in self.objects_of(program, file, si, base, Some(ctx)) {
+                            regs.push(Registration {
+                                obj,
+                                kind,
+                                method: method.clone(),
+                                call: inner.clone(),
+                                file,
+                                scope: si,
+                                line: call.line,
+                                decorated: None,
+                                applied: Some(target.clone()),
+                                conditional: ctx.conditional
+                                    || (sc.kind != ScopeKind::Module && sc.conditional),
+                                ctx: *ctx,
+                            });
+                        }
+                        continue;
+                    }
                     let Expr::Attr(base, method) = &call.func else {
                         continue;
                     };
@@ -244,6 +279,7 @@ impl Objects {
                             scope: si,
                             line: call.line,
                             decorated: None,
+                            applied: None,
                             conditional: ctx.conditional
                                 || (sc.kind != ScopeKind::Module && sc.conditional),
                             ctx: *ctx,
@@ -317,10 +353,24 @@ impl Objects {
                 }
             }
             Target::Unknown => {
-                // `for r in (a.router, b.router): app.include_router(r)`.
-                let (Expr::Name(n), Some(ctx)) = (expr, ctx) else {
+                let Expr::Name(n) = expr else { return };
+                // `def install(api): api.include_router(...)`, called as
+                // `install(app)`: the objects passed at every call site.
+                if let Some((fscope, index)) = parameter_of(program, file, scope, n) {
+                    for (cf, cs, call, cctx) in self.calls_of(program, file, fscope) {
+                        let arg = call
+                            .args
+                            .get(index)
+                            .filter(|a| !matches!(a, Expr::Starred(_)))
+                            .or_else(|| call.kwarg(n));
+                        if let Some(arg) = arg {
+                            self.collect(program, cf, cs, arg, Some(&cctx), depth + 1, out);
+                        }
+                    }
                     return;
-                };
+                }
+                // `for r in (a.router, b.router): app.include_router(r)`.
+                let Some(ctx) = ctx else { return };
                 let Some(loop_line) = ctx.loop_line else {
                     return;
                 };
@@ -336,7 +386,7 @@ impl Objects {
                     } = st
                         && *line == loop_line
                         && t == n
-                        && let Some(items) = iter.elements()
+                        && let Some(items) = literal_items(program, file, scope, iter)
                     {
                         for item in items {
                             let mut inner = Vec::new();
@@ -379,6 +429,46 @@ impl Objects {
         }
     }
 
+    /// Every call of the function at `(file, scope)`, with where it is:
+    /// `(file, scope, call, context)`. The index of calls by callee name is
+    /// built on first use, since most programs never need it.
+    fn calls_of(&self, program: &Program, file: usize, scope: u32) -> Vec<CallSite> {
+        let Some(name) = program.scope(file, scope).map(|s| s.name.clone()) else {
+            return Vec::new();
+        };
+        let index = self.calls.get_or_init(|| {
+            let mut index: HashMap<String, Vec<CallSite>> = HashMap::new();
+            for (f, _, facts) in program.analyzed() {
+                for (si, sc) in facts.scopes.iter().enumerate() {
+                    for st in &sc.stmts {
+                        if let Stmt::Call { call, ctx, .. } = st
+                            && let Some(d) = call.func.dotted()
+                        {
+                            let last = d.rsplit('.').next().unwrap_or(&d).to_string();
+                            index
+                                .entry(last)
+                                .or_default()
+                                .push((f, si as u32, call.clone(), *ctx));
+                        }
+                    }
+                }
+            }
+            index
+        });
+        index
+            .get(&name)
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter(|(f, s, c, _)| {
+                        program.resolve(*f, *s, &c.func) == (Target::Def { file, scope })
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Registrations on `obj`, in source order.
     pub fn on(&self, obj: ObjId) -> impl Iterator<Item = &Registration> {
         self.registrations.iter().filter(move |r| r.obj == obj)
@@ -407,6 +497,44 @@ impl Objects {
             _ => format!("{module}:{}", o.name),
         }
     }
+}
+
+/// The elements of a literal list or tuple, directly or through a name
+/// bound to one.
+fn literal_items<'p>(
+    program: &'p Program,
+    file: usize,
+    scope: u32,
+    iter: &'p Expr,
+) -> Option<&'p [Expr]> {
+    if let Some(items) = iter.elements() {
+        return Some(items);
+    }
+    match program.resolve(file, scope, iter) {
+        Target::Value { value, .. } => value.elements(),
+        _ => None,
+    }
+}
+
+/// When `name` is a parameter of the function `scope` (or of a function
+/// around it): that function's scope and the parameter's position.
+fn parameter_of(program: &Program, file: usize, scope: u32, name: &str) -> Option<(u32, usize)> {
+    let mut cur = Some(scope);
+    while let Some(s) = cur {
+        let sc = program.scope(file, s)?;
+        if sc.kind == ScopeKind::Function
+            && let Some(i) = sc.params.iter().position(|p| p.name == name)
+        {
+            // A method's first parameter is bound by the call itself.
+            let is_method = sc
+                .parent
+                .and_then(|p| program.scope(file, p))
+                .is_some_and(|p| p.kind == ScopeKind::Class);
+            return Some((s, if is_method { i.checked_sub(1)? } else { i }));
+        }
+        cur = sc.parent;
+    }
+    None
 }
 
 fn push_unique(out: &mut Vec<ObjId>, id: ObjId) {

@@ -64,6 +64,7 @@ pub fn walk<'p>(program: &'p Program, objects: &Objects, deps: &mut Resolver<'p>
     let mut mounted: Vec<(ObjId, String)> = Vec::new();
     for reg in &objects.registrations {
         if reg.kind == RegKind::Mount
+            && reg.method == "mount"
             && let Some(app) = reg.call.arg(1, "app")
         {
             for child in objects.objects_of(program, reg.file, reg.scope, app, Some(&reg.ctx)) {
@@ -185,7 +186,9 @@ fn inclusions(program: &Program, objects: &Objects, obj: ObjId) -> Vec<Inclusion
     for reg in objects.on(obj) {
         let (child, prefix) = match reg.kind {
             RegKind::IncludeRouter => (reg.call.arg(0, "router"), reg.call.kwarg("prefix")),
-            RegKind::Mount => (reg.call.arg(1, "app"), reg.call.arg(0, "path")),
+            RegKind::Mount if reg.method == "mount" => {
+                (reg.call.arg(1, "app"), reg.call.arg(0, "path"))
+            }
             _ => continue,
         };
         let Some(child) = child else { continue };
@@ -505,6 +508,9 @@ impl<'p> Walker<'_, 'p> {
 
     fn mount(&mut self, reg: &Registration, frame: &Frame, router: &str) {
         let program = self.program;
+        if reg.method == "frontend" {
+            return self.frontend(reg, frame, router);
+        }
         let (Some(path), Some(app)) = (reg.call.arg(0, "path"), reg.call.arg(1, "app")) else {
             return;
         };
@@ -519,6 +525,51 @@ impl<'p> Walker<'_, 'p> {
             router,
             reg.conditional,
         );
+    }
+
+    /// `app.frontend("/", directory="dist")`: FastAPI's built-in mount of
+    /// a single-page frontend's static files.
+    fn frontend(&mut self, reg: &Registration, frame: &Frame, router: &str) {
+        let program = self.program;
+        let path = reg.call.arg(0, "path").map_or_else(
+            || StrValue::known("/"),
+            |p| program.eval_str(reg.file, reg.scope, p),
+        );
+        let dir = reg
+            .call
+            .arg(1, "directory")
+            .map(|d| format!(" from `{}`", render_expr(d)))
+            .unwrap_or_default();
+        let mut f = frame.clone();
+        f.conditional |= reg.conditional;
+        let prefix = format!("{}{}", frame.prefix, piece(&path));
+        self.routes.push(Route {
+            methods: Vec::new(),
+            path: prefix,
+            kind: RouteKind::Mount,
+            app: f.app.clone(),
+            router: router.to_string(),
+            handler: None,
+            handler_at: None,
+            file: program.files[reg.file].path.clone(),
+            line: reg.line,
+            is_async: false,
+            name: None,
+            tags: Vec::new(),
+            status_code: None,
+            response_model: None,
+            parameters: Vec::new(),
+            dependencies: Vec::new(),
+            all_dependencies: Vec::new(),
+            auth: Vec::new(),
+            injection: false,
+            conditional: f.conditional,
+            included_via: f.via.clone(),
+            mounts: Some(format!("frontend static files{dir}")),
+            websocket: None,
+            dynamic: f.dynamic.clone(),
+            notes: f.notes.clone(),
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -536,7 +587,9 @@ impl<'p> Walker<'_, 'p> {
         let program = self.program;
         let mut f = Frame {
             app: frame.app.clone(),
-            prefix: format!("{}{}", frame.prefix, piece(path)),
+            // Starlette strips a mount path's trailing slash: `mount("/")`
+            // adds nothing to the paths below it.
+            prefix: format!("{}{}", frame.prefix, piece(path).trim_end_matches('/')),
             conditional: frame.conditional || conditional,
             via: [frame.via.clone(), vec![at(program, file, line)]].concat(),
             dynamic: frame.dynamic.clone(),
@@ -547,7 +600,8 @@ impl<'p> Walker<'_, 'p> {
         match path {
             StrValue::Dynamic { reason } => f.dynamic.push(format!("mount path: {reason}")),
             StrValue::Pattern { value } => f.dynamic.push(format!(
-                "mount path `{value}` has parts only known at run time"
+                "mount path `{}` has parts only known at run time",
+                value.replace("{}", "{?}")
             )),
             StrValue::Known { .. } => {}
         }
@@ -587,7 +641,11 @@ impl<'p> Walker<'_, 'p> {
         };
         self.routes.push(Route {
             methods: Vec::new(),
-            path: f.prefix.clone(),
+            path: if f.prefix.is_empty() {
+                "/".to_string()
+            } else {
+                f.prefix.clone()
+            },
             kind: RouteKind::Mount,
             app: f.app.clone(),
             router: router.to_string(),
@@ -690,6 +748,8 @@ impl<'p> Walker<'_, 'p> {
             .then(|| vec![m.to_ascii_uppercase()]);
         let endpoint = if reg.decorated.is_some() {
             None
+        } else if let Some(applied) = &reg.applied {
+            Some(applied)
         } else {
             reg.call.arg(
                 1,
