@@ -1,0 +1,554 @@
+//! Background work, end to end: Celery apps, task names and queues,
+//! enqueue sites, beat and signals, asserted exactly on the fixtures.
+
+mod common;
+
+use common::{explore, fixture, report_json};
+use serde_json::Value;
+
+fn text(v: &Value) -> String {
+    v["value"].as_str().map_or_else(
+        || format!("<{}>", v["kind"].as_str().unwrap_or("?")),
+        str::to_string,
+    )
+}
+
+/// `(name, function, queue, form)` of every task.
+fn tasks(report: &Value) -> Vec<(String, String, String, String)> {
+    report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                text(&t["name"]),
+                t["function"].as_str().unwrap().to_string(),
+                t["queue"].as_str().unwrap().to_string(),
+                t["form"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn t(name: &str, function: &str, queue: &str, form: &str) -> (String, String, String, String) {
+    (name.into(), function.into(), queue.into(), form.into())
+}
+
+/// `(line, method, task, function)` of every enqueue site in `file`.
+fn sends(report: &Value, file: &str) -> Vec<(u64, String, String, String)> {
+    report["enqueues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"] == file)
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["method"].as_str().unwrap().to_string(),
+                text(&e["task"]),
+                e["function"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn s(line: u64, method: &str, task: &str, function: &str) -> (u64, String, String, String) {
+    (line, method.into(), task.into(), function.into())
+}
+
+fn enqueue<'a>(report: &'a Value, file: &str, line: u64, method: &str) -> &'a Value {
+    report["enqueues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["file"] == file && e["line"] == line && e["method"] == method)
+        .unwrap_or_else(|| panic!("no enqueue {file}:{line} .{method}"))
+}
+
+fn task<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"]["value"] == name)
+        .unwrap_or_else(|| panic!("no task {name}"))
+}
+
+#[test]
+fn every_task_form_gets_the_name_celery_registers() {
+    let report = report_json(&fixture("celery_forms"), &[]);
+    assert_eq!(
+        tasks(&report),
+        [
+            t(
+                "proj.billing.tasks.charge_card",
+                "proj.billing.tasks:charge_card",
+                "default",
+                "app.task"
+            ),
+            t(
+                "proj.billing.tasks.refund",
+                "proj.billing.tasks:refund",
+                "default",
+                "app.task"
+            ),
+            t(
+                "billing.invoice",
+                "proj.billing.tasks:generate_invoice",
+                "default",
+                "app.task"
+            ),
+            t(
+                "proj.billing.tasks.sync_ledger",
+                "proj.billing.tasks:sync_ledger",
+                "billing",
+                "shared_task"
+            ),
+            t(
+                "billing.reconcile",
+                "proj.billing.tasks:ReconcileAccounts",
+                "default",
+                "register_task"
+            ),
+            t(
+                "proj.billing.tasks.ExpireTrials",
+                "proj.billing.tasks:ExpireTrials",
+                "default",
+                "register_task"
+            ),
+            t(
+                "proj.celery.ping",
+                "proj.celery:ping",
+                "default",
+                "app.task"
+            ),
+            t(
+                "mail.send_raw",
+                "proj.mail.tasks:send_raw",
+                "default",
+                "app.task"
+            ),
+            t(
+                "proj.mail.tasks.send_welcome",
+                "proj.mail.tasks:send_welcome",
+                "mail",
+                "shared_task"
+            ),
+            t(
+                "proj.mail.tasks.send_digest",
+                "proj.mail.tasks:send_digest",
+                "mail",
+                "shared_task"
+            ),
+            t(
+                "proj.mail.tasks.handle_bounce",
+                "proj.mail.tasks:make_bounce_handler.<locals>.handle_bounce",
+                "mail",
+                "shared_task"
+            ),
+            t("direct.add", "proj.run_direct:add", "celery", "app.task"),
+        ]
+    );
+    // A module run as a script names its tasks after the app's main name.
+    assert_eq!(
+        task(&report, "direct.add")["alternative_name"],
+        "proj.run_direct.add"
+    );
+    // Options inherited from `base=` are marked as such.
+    let ledger = task(&report, "proj.billing.tasks.sync_ledger");
+    let inherited: Vec<(&str, &str)> = ledger["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| Some((o["name"].as_str()?, o["inherited_from"].as_str()?)))
+        .collect();
+    assert_eq!(
+        inherited,
+        [
+            ("autoretry_for", "proj.billing.tasks:BaseTaskWithRetry"),
+            ("retry_kwargs", "proj.billing.tasks:BaseTaskWithRetry"),
+            ("retry_backoff", "proj.billing.tasks:BaseTaskWithRetry"),
+        ]
+    );
+    assert_eq!(
+        task(&report, "proj.mail.tasks.send_welcome")["queue_from"],
+        "the `task_routes` entry `proj.mail.*` (proj/celery.py:7)"
+    );
+    // A direct call runs in the same process: not an enqueue.
+    assert_eq!(
+        task(&report, "mail.send_raw")["direct_calls"],
+        serde_json::json!(["proj/mail/tasks.py:21"])
+    );
+}
+
+#[test]
+fn apps_are_configured_from_every_source() {
+    let report = report_json(&fixture("celery_forms"), &[]);
+    let apps = report["celery_apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 2);
+    let app = &apps[0];
+    assert_eq!(app["object"], "proj.celery:app");
+    assert_eq!(app["main"], "proj");
+    assert_eq!(app["default_queue"], "default");
+    assert_eq!(app["config_from"][0]["path"], "proj/celeryconfig.py");
+    assert_eq!(app["broker"]["value"]["kind"], "dynamic");
+    assert_eq!(
+        app["broker"]["value"]["reason"],
+        "environment variable BROKER_URL"
+    );
+    assert_eq!(app["broker"]["file"], "proj/celeryconfig.py");
+    assert_eq!(
+        app["autodiscover"],
+        serde_json::json!(["proj.billing", "proj.mail"])
+    );
+    assert_eq!(app["task_routes"][0]["pattern"], "proj.mail.*");
+    assert_eq!(app["task_routes"][0]["queue"], "mail");
+    assert_eq!(apps[1]["object"], "proj.run_direct:app");
+    assert_eq!(apps[1]["main"], "direct");
+}
+
+#[test]
+fn every_enqueue_form_is_linked_to_its_task() {
+    let report = report_json(&fixture("celery_forms"), &[]);
+    let w = "proj.workflows";
+    assert_eq!(
+        sends(&report, "proj/workflows.py"),
+        [
+            s(
+                17,
+                "delay",
+                "proj.mail.tasks.send_welcome",
+                &format!("{w}:on_signup")
+            ),
+            s(
+                18,
+                "apply_async",
+                "proj.billing.tasks.charge_card",
+                &format!("{w}:on_signup")
+            ),
+            s(
+                19,
+                "apply_async",
+                "billing.invoice",
+                &format!("{w}:on_signup")
+            ),
+            s(
+                23,
+                "s",
+                "proj.billing.tasks.refund",
+                &format!("{w}:refund_and_notify")
+            ),
+            s(23, "si", "mail.send_raw", &format!("{w}:refund_and_notify")),
+            s(
+                29,
+                "s",
+                "proj.billing.tasks.charge_card",
+                &format!("{w}:bill_customer")
+            ),
+            s(30, "si", "billing.invoice", &format!("{w}:bill_customer")),
+            s(
+                35,
+                "signature",
+                "proj.billing.tasks.sync_ledger",
+                &format!("{w}:sync_accounts")
+            ),
+            s(
+                36,
+                "si",
+                "proj.mail.tasks.send_digest",
+                &format!("{w}:sync_accounts")
+            ),
+            s(
+                40,
+                "s",
+                "proj.mail.tasks.send_digest",
+                &format!("{w}:send_digests")
+            ),
+            s(44, "signature", "mail.send_raw", &format!("{w}:resend_raw")),
+            s(
+                45,
+                "apply_async",
+                "mail.send_raw",
+                &format!("{w}:resend_raw")
+            ),
+            s(
+                49,
+                "send_task",
+                "proj.mail.tasks.send_welcome",
+                &format!("{w}:welcome_by_name")
+            ),
+            s(
+                53,
+                "send_task",
+                "billing.invoice",
+                &format!("{w}:invoice_by_name")
+            ),
+            s(
+                57,
+                "send_task",
+                "other_service.tasks.ingest",
+                &format!("{w}:forward_to_ingest")
+            ),
+            s(61, "send_task", "proj.{}.run", &format!("{w}:run_kind")),
+        ]
+    );
+    let f = "proj/workflows.py";
+    assert_eq!(enqueue(&report, f, 18, "apply_async")["queue"], "billing");
+    assert_eq!(
+        enqueue(&report, f, 18, "apply_async")["options"],
+        serde_json::json!(["countdown=10"])
+    );
+    assert_eq!(enqueue(&report, f, 45, "apply_async")["queue"], "mail");
+    assert_eq!(enqueue(&report, f, 23, "s")["canvas"], "chain");
+    assert_eq!(enqueue(&report, f, 29, "s")["canvas"], "chain");
+    assert_eq!(enqueue(&report, f, 36, "si")["canvas"], "chord");
+    assert_eq!(enqueue(&report, f, 40, "s")["canvas"], "group");
+    let ingest = enqueue(&report, f, 57, "send_task");
+    assert_eq!(ingest["task_found"], false);
+    assert_eq!(
+        ingest["reason"],
+        "no task named `other_service.tasks.ingest` is defined in the analysed code"
+    );
+    let dynamic = enqueue(&report, f, 61, "send_task");
+    assert_eq!(dynamic["task"]["kind"], "pattern");
+    assert_eq!(dynamic["task_found"], false);
+    assert_eq!(
+        task(&report, "billing.invoice")["enqueued_at"],
+        serde_json::json!([
+            "proj/workflows.py:19",
+            "proj/workflows.py:30",
+            "proj/workflows.py:53"
+        ])
+    );
+}
+
+#[test]
+fn beat_entries_and_periodic_tasks_are_listed() {
+    let report = report_json(&fixture("celery_forms"), &[]);
+    let beat: Vec<(String, String, String, String)> = report["beat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_string(),
+                text(&b["task"]),
+                b["schedule"].as_str().unwrap().to_string(),
+                b["form"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        (
+            "hourly-invoices",
+            "billing.invoice",
+            "timedelta(hours=1)",
+            "beat_schedule",
+        ),
+        (
+            "weekly-digest",
+            "proj.mail.tasks.send_digest",
+            "crontab(hour=3, minute=30, day_of_week=\"mon\")",
+            "beat_schedule",
+        ),
+        (
+            "ping every minute",
+            "proj.celery.ping",
+            "every 60.0 s",
+            "add_periodic_task",
+        ),
+        (
+            "daily digest",
+            "proj.mail.tasks.send_digest",
+            "crontab(hour=7, minute=0)",
+            "add_periodic_task",
+        ),
+    ];
+    assert_eq!(
+        beat,
+        want.map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()))
+            .to_vec()
+    );
+    assert_eq!(report["beat"][1]["args"], "(\"weekly\",)");
+    assert_eq!(report["signals"][0]["signal"], "on_after_configure");
+    assert_eq!(
+        report["signals"][0]["handler"],
+        "proj.celery:setup_periodic"
+    );
+}
+
+#[test]
+fn the_backend_service_layer_enqueues_the_worker_tasks() {
+    let report = report_json(&fixture("backend"), &[]);
+    assert_eq!(
+        tasks(&report),
+        [
+            t(
+                "tasks.analysis.analyze_file",
+                "tasks.analysis:analyze_file",
+                "default",
+                "app.task"
+            ),
+            t(
+                "tasks.analysis.summarize",
+                "tasks.analysis:summarize",
+                "default",
+                "app.task"
+            ),
+            t(
+                "tasks.maintenance.purge_expired",
+                "tasks.maintenance:purge_expired",
+                "maintenance",
+                "app.task"
+            ),
+            t(
+                "tasks.maintenance.refresh_stats",
+                "tasks.maintenance:refresh_stats",
+                "default",
+                "app.task"
+            ),
+            t(
+                "tasks.maintenance.reindex",
+                "tasks.maintenance:ReindexTask",
+                "default",
+                "register_task"
+            ),
+            t(
+                "tasks.repositories.clone_repository",
+                "tasks.repositories:clone_repository",
+                "repos",
+                "shared_task"
+            ),
+            t(
+                "tasks.repositories.analyze_repository",
+                "tasks.repositories:analyze_repository",
+                "repos",
+                "shared_task"
+            ),
+        ]
+    );
+    let a = "server.actions.analysis";
+    assert_eq!(
+        sends(&report, "server/actions/analysis.py"),
+        [
+            s(
+                41,
+                "apply_async",
+                "tasks.analysis.analyze_file",
+                &format!("{a}:submit_file_analysis")
+            ),
+            s(
+                43,
+                "delay",
+                "tasks.analysis.analyze_file",
+                &format!("{a}:submit_file_analysis")
+            ),
+            s(
+                55,
+                "apply_async",
+                "tasks.repositories.analyze_repository",
+                &format!("{a}:submit_repository")
+            ),
+            s(
+                66,
+                "s",
+                "tasks.repositories.clone_repository",
+                &format!("{a}:clone_and_analyze")
+            ),
+            s(
+                66,
+                "s",
+                "tasks.repositories.analyze_repository",
+                &format!("{a}:clone_and_analyze")
+            ),
+            s(
+                71,
+                "s",
+                "tasks.analysis.summarize",
+                &format!("{a}:summarize_many")
+            ),
+            s(
+                92,
+                "send_task",
+                "tasks.maintenance.purge_expired",
+                &format!("{a}:cancel_analysis")
+            ),
+        ]
+    );
+    // `functools.partial(analyze_file.apply_async, queue="priority")`.
+    let partial = enqueue(&report, "server/actions/analysis.py", 41, "apply_async");
+    assert_eq!(partial["queue"], "priority");
+    assert_eq!(partial["via"], "server/actions/analysis.py:22");
+    // A task that enqueues another.
+    let chained = enqueue(&report, "tasks/analysis.py", 51, "delay");
+    assert_eq!(chained["from_task"], "tasks.analysis.analyze_file");
+    assert_eq!(
+        task(&report, "tasks.analysis.analyze_file")["enqueues"],
+        serde_json::json!(["tasks.analysis.summarize"])
+    );
+    let app = &report["celery_apps"][0];
+    assert_eq!(app["broker"]["value"]["value"], "redis://localhost:6379/1");
+    assert_eq!(
+        app["broker"]["value"]["note"],
+        "default of `Settings.broker_url`; the environment may override it"
+    );
+    let signals: Vec<&str> = report["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["signal"].as_str().unwrap())
+        .collect();
+    assert_eq!(signals, ["task_failure", "worker_process_init"]);
+}
+
+#[test]
+fn tasks_command_lists_sends_per_task_and_filters_by_queue() {
+    let out = explore()
+        .args(["tasks"])
+        .arg(fixture("backend"))
+        .args(["--queue", "repos"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("tasks.repositories.clone_repository  [queue repos]"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains(".s            server/actions/analysis.py:66"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("tasks.repositories.analyze_repository  [queue repos]"),
+        "{text}"
+    );
+    assert_eq!(*lines.last().unwrap(), "2 tasks, 3 enqueue sites");
+
+    let out = explore()
+        .args(["tasks"])
+        .arg(fixture("celery_forms"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["tasks"].as_array().unwrap().len(), 12);
+    assert_eq!(doc["enqueues"].as_array().unwrap().len(), 18);
+}
+
+#[test]
+fn markdown_report_has_a_background_work_section() {
+    let out = explore()
+        .arg(fixture("backend"))
+        .arg("-q")
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("## Background work"));
+    assert!(md.contains("#### queue `repos`"));
+    assert!(md.contains(
+        "| `server/actions/analysis.py:41` | `server.actions.analysis:submit_file_analysis` | `tasks.analysis.analyze_file` | `.apply_async` | queue `priority`; through the partial at `server/actions/analysis.py:22` |"
+    ));
+    assert!(md.contains("- `tasks.analysis.analyze_file` -> `tasks.analysis.summarize`"));
+}
