@@ -567,7 +567,10 @@ fn a_namespace_folder_inside_a_package_is_named_through_the_package() {
         ("app/core.py", "app.core"),
         ("app/feedback/helpers.py", "app.feedback.helpers"),
         ("app/feedback/incident/__init__.py", "app.feedback.incident"),
-        ("app/feedback/incident/views.py", "app.feedback.incident.views"),
+        (
+            "app/feedback/incident/views.py",
+            "app.feedback.incident.views",
+        ),
     ];
     assert_eq!(
         modules,

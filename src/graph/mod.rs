@@ -5,11 +5,15 @@
 //! needs. The analyses (module graph, and the framework maps) read a
 //! [`Program`] and never touch the file system.
 
+pub mod calls;
 pub mod celery;
 pub mod fastapi;
+pub mod flows;
 pub mod layout;
 pub mod modgraph;
+pub mod redis;
 pub mod resolve;
+pub mod services;
 pub mod symbols;
 pub mod tables;
 pub mod values;

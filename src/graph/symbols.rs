@@ -346,6 +346,18 @@ impl Program {
         format!("{module}:{}", self.python_qualname(file, scope))
     }
 
+    /// The method `name` defined directly in the class at `(file, class)`.
+    pub fn method(&self, file: usize, class: u32, name: &str) -> Option<u32> {
+        let facts = self.files[file].facts.as_ref()?;
+        facts
+            .scopes
+            .iter()
+            .position(|s| {
+                s.parent == Some(class) && s.name == name && s.kind == ScopeKind::Function
+            })
+            .map(|i| i as u32)
+    }
+
     /// Python's `__qualname__` of the definition at `(file, scope)`.
     pub fn python_qualname(&self, file: usize, scope: u32) -> String {
         let mut parts: Vec<&str> = Vec::new();

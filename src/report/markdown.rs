@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::cell;
 use super::{Report, mermaid};
 use crate::graph::Resolution;
 use crate::scan::Status;
@@ -57,6 +58,16 @@ pub fn write(report: &Report) -> String {
         ("Celery apps", s.celery_apps.to_string()),
         ("Celery tasks", s.tasks.to_string()),
         ("places that enqueue work", s.enqueue_sites.to_string()),
+        (
+            "Redis commands / keys and channels",
+            format!("{} / {}", s.redis_operations, s.redis_keys),
+        ),
+        (
+            "keys shared by routes and workers",
+            s.cross_process_keys.to_string(),
+        ),
+        ("analytics events tracked", s.analytics_events.to_string()),
+        ("outgoing HTTP calls", s.http_calls.to_string()),
         ("parser diagnostics", s.diagnostics.to_string()),
     ];
     for (k, v) in rows {
@@ -66,21 +77,19 @@ pub fn write(report: &Report) -> String {
 
     super::web::write_sections(report, &mut out);
     super::tasks::write_section(report, &mut out);
+    super::flows::write_section(report, &mut out);
+    super::state::write_section(report, &mut out);
+    super::services::write_section(report, &mut out);
     layout_section(report, &mut out);
     fan_in_section(report, &mut out);
     if let Some(diagram) = mermaid::package_graph(report) {
         out.push_str("## Package graph\n\nFirst-party imports between packages; a number on an arrow counts the import lines behind it.\n\n");
         let _ = writeln!(out, "```mermaid\n{diagram}```\n");
     }
-    third_party_section(report, &mut out);
     cycles_section(report, &mut out);
     unresolved_section(report, &mut out);
     files_section(report, &mut out);
     out
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 fn layout_section(report: &Report, out: &mut String) {
@@ -147,42 +156,6 @@ fn fan_in_section(report: &Report, out: &mut String) {
         );
     }
     out.push('\n');
-}
-
-fn third_party_section(report: &Report, out: &mut String) {
-    if report.third_party.is_empty() {
-        return;
-    }
-    out.push_str("## Third-party packages\n\nGrouped by what they are for. `used by` lists the importing modules.\n\n");
-    let mut by_cat: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-    for p in &report.third_party {
-        by_cat.entry(p.category.as_str()).or_default().push(p);
-    }
-    for (cat, pkgs) in by_cat {
-        let _ = writeln!(
-            out,
-            "### {cat}\n\n| package | what it is | used by |\n|---|---|---|"
-        );
-        for p in pkgs {
-            let name = match &p.docs {
-                Some(d) => format!("[`{}`]({d})", p.package),
-                None => format!("`{}`", p.package),
-            };
-            let users: Vec<String> = p.used_by.iter().take(5).map(|u| format!("`{u}`")).collect();
-            let more = if p.used_by.len() > 5 {
-                format!(" and {} more", p.used_by.len() - 5)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "| {name} | {} | {}{more} |",
-                cell(p.description.as_deref().unwrap_or("")),
-                users.join(", ")
-            );
-        }
-        out.push('\n');
-    }
 }
 
 fn cycles_section(report: &Report, out: &mut String) {

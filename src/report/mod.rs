@@ -7,8 +7,11 @@
 //! gives byte-identical output whatever the thread count.
 
 pub mod dot;
+pub mod flows;
 pub mod markdown;
 pub mod mermaid;
+pub mod services;
+pub mod state;
 pub mod tasks;
 pub mod web;
 
@@ -19,7 +22,10 @@ use serde::Serialize;
 
 use crate::graph::celery::{self, CeleryMap};
 use crate::graph::fastapi::{self, WebMap};
+use crate::graph::flows::Flows;
 use crate::graph::modgraph::{self, Cycle};
+use crate::graph::redis::{self, RedisMap};
+use crate::graph::services::{self as outside, ServicesMap};
 use crate::graph::tables;
 use crate::graph::{ImportEdge, Program, Resolution};
 use crate::scan::facts::{ScopeKind, Severity};
@@ -52,6 +58,14 @@ pub struct Report {
     /// Background work: Celery apps, tasks, enqueue sites, beat, signals.
     #[serde(flatten)]
     pub celery: CeleryMap,
+    /// Shared state: Redis clients, every command, and the index of keys
+    /// and channels with who writes and who reads each.
+    pub redis: RedisMap,
+    /// Outside services: SDK clients, analytics events, HTTP calls.
+    pub services: ServicesMap,
+    /// What each route and task runs, and the keys that couple them.
+    #[serde(flatten)]
+    pub flows: Flows,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -79,6 +93,14 @@ pub struct Summary {
     pub celery_apps: usize,
     pub tasks: usize,
     pub enqueue_sites: usize,
+    pub redis_clients: usize,
+    pub redis_operations: usize,
+    pub redis_keys: usize,
+    /// Keys or channels written by a route and read by a task, or the
+    /// other way round.
+    pub cross_process_keys: usize,
+    pub analytics_events: usize,
+    pub http_calls: usize,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -257,6 +279,19 @@ impl Report {
         summary.celery_apps = celery.celery_apps.len();
         summary.tasks = celery.tasks.len();
         summary.enqueue_sites = celery.enqueues.len();
+        let redis = redis::redis_map(program);
+        summary.redis_clients = redis.clients.len();
+        summary.redis_operations = redis.operations.len();
+        summary.redis_keys = redis.keys.len();
+        let services = outside::services_map(program);
+        summary.analytics_events = services.events.len();
+        summary.http_calls = services.http_calls.len();
+        let flows = crate::graph::flows::build(program, &web, &celery, &redis, &services);
+        summary.cross_process_keys = flows
+            .couplings
+            .iter()
+            .filter(|c| c.crosses_processes)
+            .count();
 
         Report {
             schema_version: SCHEMA_VERSION,
@@ -287,8 +322,16 @@ impl Report {
             diagnostics,
             web,
             celery,
+            redis,
+            services,
+            flows,
         }
     }
+}
+
+/// Text safe inside a Markdown table cell.
+pub(crate) fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The JSON Schema of [`Report`], as published in `schema/report.schema.json`.

@@ -9,12 +9,9 @@
 use std::fmt::Write;
 
 use super::Report;
+use super::cell;
 use crate::graph::celery::{CeleryMap, Enqueue, Task};
 use crate::graph::values::StrValue;
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
 
 /// A folded string for display: the text, or `<dynamic: reason>`.
 pub fn shown(v: &StrValue) -> String {

@@ -10,13 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Report;
+use super::cell;
 use crate::graph::fastapi::{
     App, DependencyKind, DependencyUse, Route, RouteKind, WebMap, sockets::SocketBehaviour,
 };
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
 
 /// The name after `module:`, for compact tables.
 fn short(reference: &str) -> &str {

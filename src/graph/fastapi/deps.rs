@@ -752,12 +752,7 @@ fn blank(target: &str, kind: DependencyKind, reason: Option<&str>) -> Dependency
 
 /// The method `name` defined directly in the class at `(file, class)`.
 pub fn method(program: &Program, file: usize, class: u32, name: &str) -> Option<u32> {
-    let facts = program.files[file].facts.as_ref()?;
-    facts
-        .scopes
-        .iter()
-        .position(|s| s.parent == Some(class) && s.name == name && s.kind == ScopeKind::Function)
-        .map(|i| i as u32)
+    program.method(file, class, name)
 }
 
 /// What a return annotation provides: for a generator, the first type

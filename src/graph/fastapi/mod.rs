@@ -398,3 +398,14 @@ pub fn analyze(program: &Program) -> WebMap {
     map.dependencies = deps.finish(&map.routes, &map.apps);
     map
 }
+
+/// `GET /items/{id}`, `GET,HEAD /report`, `WS /ws/feed` or `MOUNT /static`:
+/// how a route is named where it is one entry among routes and tasks.
+pub fn route_label(r: &Route) -> String {
+    let method = match r.kind {
+        RouteKind::Websocket => "WS".to_string(),
+        RouteKind::Mount => "MOUNT".to_string(),
+        RouteKind::Http => r.methods.join(","),
+    };
+    format!("{method} {}", r.path)
+}

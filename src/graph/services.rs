@@ -1,0 +1,1038 @@
+//! Outside services: where SDK clients are made, the analytics events a
+//! program tracks, and the HTTP calls it makes to other services.
+//!
+//! A call belongs to an SDK when its function is one of the SDK's
+//! module-level functions (`posthog.capture`, `requests.get`) or a method
+//! called on an instance of one of its classes (`Mixpanel(token).track`,
+//! `httpx.AsyncClient().get`). Instances are followed through variables,
+//! imports, `with ... as`, `self.x` attributes, annotated parameters and
+//! first-party functions that return one.
+//!
+//! Real code rarely calls the SDK at the place that decides the event: a
+//! helper such as `track_event(user_id, event, **props)` wraps the call.
+//! When the event name (or URL) passed to the SDK is a parameter of the
+//! enclosing function, every call of that function is followed instead,
+//! wrappers of wrappers included, so the event names are read where they
+//! are written.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::calls::{argument, bound_name, called_function, last_name, param_of};
+use super::values::StrValue;
+use super::{Program, Target, tables};
+use crate::report::render_expr;
+use crate::scan::facts::{Call, Expr, ParamKind, ScopeKind, Stmt};
+
+/// Everything known about the outside services a program talks to.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ServicesMap {
+    /// Where clients of outside services are created or configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sdk_clients: Vec<SdkClient>,
+    /// Analytics events, one entry per call site that names one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AnalyticsEvent>,
+    /// Outgoing HTTP requests.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_calls: Vec<HttpCall>,
+}
+
+/// A client of an outside service, created or configured.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SdkClient {
+    /// The package as grouped in `third_party` (`mixpanel`, `boto3`).
+    pub package: String,
+    /// What the package is for (`analytics`, `monitoring`, `llm`, ...).
+    pub category: String,
+    /// The function or class called, as imported: `mixpanel.Mixpanel`,
+    /// `sentry_sdk.init`.
+    pub constructor: String,
+    /// The arguments, as written.
+    pub arguments: String,
+    /// The name it is bound to (`analytics_client`, `self.client`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variable: Option<String>,
+    /// `module:qualname` of the enclosing function; absent at module level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    pub file: String,
+    pub line: u32,
+    /// Functions that call methods on this client (`module:qualname`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used_by: Vec<String>,
+}
+
+/// One place an analytics event is tracked.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AnalyticsEvent {
+    /// The event name; a pattern or dynamic when built at run time.
+    pub event: StrValue,
+    /// The SDK package (`mixpanel`, `posthog`, `segment`).
+    pub package: String,
+    /// The SDK method: `track`, `capture`.
+    pub method: String,
+    /// Who the event is about (the distinct or user id), as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Property names, when they are written out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
+    /// `module:qualname` of the function the call is in; `module:<module>`
+    /// at module level.
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    /// The first-party wrappers the call goes through, outermost first,
+    /// ending at the SDK call (`module:qualname` at `file:line`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+}
+
+/// One outgoing HTTP request.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HttpCall {
+    /// Upper-case HTTP method; `REQUEST` when chosen at run time.
+    pub method: String,
+    /// The URL, with a client's `base_url` in front when it has one.
+    pub url: StrValue,
+    /// `scheme://host[:port]` when the URL names it literally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The client library: `httpx`, `requests`, `aiohttp`, `urllib`.
+    pub client: String,
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+}
+
+/// Categories whose packages talk to a service outside the process.
+const SERVICE_CATEGORIES: [&str; 9] = [
+    "analytics",
+    "monitoring",
+    "llm",
+    "cloud",
+    "payments",
+    "email-sms",
+    "http-client",
+    "messaging",
+    "auth",
+];
+
+/// Lower-case names that make or configure a client.
+const SETUP_FUNCTIONS: [&str; 10] = [
+    "init",
+    "configure",
+    "client",
+    "resource",
+    "setup",
+    "initialize",
+    "from_env",
+    "from_url",
+    "connect",
+    "create_client",
+];
+
+/// Names of things in a service package that are values, not clients.
+const NOT_CLIENT_SUFFIXES: [&str; 8] = [
+    "Error",
+    "Exception",
+    "Warning",
+    "Response",
+    "Request",
+    "Timeout",
+    "Limits",
+    "Event",
+];
+
+/// How an SDK names what an analytics call tracks.
+#[derive(Debug, Clone, Copy)]
+enum EventArg {
+    /// Positional argument `n` or keyword `name`.
+    At(usize, &'static str),
+    /// PostHog: `capture(distinct_id, event)` before 6.0,
+    /// `capture(event, distinct_id=...)` since.
+    PostHog,
+    /// Amplitude: `track(BaseEvent(event_type=..., user_id=...))`.
+    AmplitudeEvent,
+}
+
+/// One tracking method of one analytics SDK.
+struct EventApi {
+    package: &'static str,
+    /// Module-level functions (`posthog.capture`), or classes whose
+    /// instances have `method` (`mixpanel.Mixpanel`).
+    owners: &'static [&'static str],
+    method: &'static str,
+    event: EventArg,
+    subject: Option<(usize, &'static str)>,
+    properties: Option<(usize, &'static str)>,
+}
+
+const EVENT_APIS: [EventApi; 6] = [
+    EventApi {
+        package: "mixpanel",
+        owners: &["mixpanel.Mixpanel"],
+        method: "track",
+        event: EventArg::At(1, "event_name"),
+        subject: Some((0, "distinct_id")),
+        properties: Some((2, "properties")),
+    },
+    EventApi {
+        package: "posthog",
+        owners: &["posthog", "posthog.Posthog", "posthog.Client"],
+        method: "capture",
+        event: EventArg::PostHog,
+        subject: None,
+        properties: Some((2, "properties")),
+    },
+    EventApi {
+        package: "segment",
+        owners: &[
+            "analytics",
+            "segment.analytics",
+            "analytics.Client",
+            "segment.analytics.Client",
+        ],
+        method: "track",
+        event: EventArg::At(1, "event"),
+        subject: Some((0, "user_id")),
+        properties: Some((2, "properties")),
+    },
+    EventApi {
+        package: "rudderstack",
+        owners: &["rudderstack.analytics", "rudder_analytics"],
+        method: "track",
+        event: EventArg::At(1, "event"),
+        subject: Some((0, "user_id")),
+        properties: Some((2, "properties")),
+    },
+    EventApi {
+        package: "amplitude",
+        owners: &["amplitude.Amplitude"],
+        method: "track",
+        event: EventArg::AmplitudeEvent,
+        subject: None,
+        properties: None,
+    },
+    EventApi {
+        package: "snowplow_tracker",
+        owners: &["snowplow_tracker.Tracker"],
+        method: "track_struct_event",
+        event: EventArg::At(1, "action"),
+        subject: None,
+        properties: None,
+    },
+];
+
+const HTTP_METHODS: [&str; 9] = [
+    "get", "post", "put", "patch", "delete", "head", "options", "request", "stream",
+];
+
+/// HTTP client libraries: module-level request functions and the classes
+/// whose instances send requests.
+const HTTP_CLIENTS: [(&str, &[&str], &[&str]); 4] = [
+    ("httpx", &["httpx"], &["httpx.Client", "httpx.AsyncClient"]),
+    (
+        "requests",
+        &["requests", "requests.api"],
+        &[
+            "requests.Session",
+            "requests.sessions.Session",
+            "requests.session",
+        ],
+    ),
+    ("aiohttp", &[], &["aiohttp.ClientSession"]),
+    ("urllib", &["urllib.request"], &[]),
+];
+
+/// How deep wrappers of wrappers are followed.
+const MAX_WRAPPERS: u32 = 4;
+const MAX_DEPTH: u32 = 12;
+
+/// Builds the services map of a program.
+pub fn services_map(program: &Program) -> ServicesMap {
+    let cx = Cx {
+        p: program,
+        returns: RefCell::new(HashMap::new()),
+    };
+    let mut map = ServicesMap::default();
+    let mut client_sites: HashMap<(usize, u32), usize> = HashMap::new();
+    for c in cx.sdk_clients() {
+        if let Some(f) = program.file(&c.file) {
+            client_sites.insert((f, c.line), map.sdk_clients.len());
+        }
+        map.sdk_clients.push(c);
+    }
+    let mut used_by: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (file, _, facts) in program.analyzed() {
+        for (si, sc) in facts.scopes.iter().enumerate() {
+            let si = si as u32;
+            for st in &sc.stmts {
+                let Stmt::Call { call, .. } = st else {
+                    continue;
+                };
+                let site = cx.sdk_call(file, si, call);
+                if let Some((inst, _)) = &site.instance
+                    && let Some(created) = inst.created
+                    && let Some(&i) = client_sites.get(&created)
+                {
+                    used_by
+                        .entry(i)
+                        .or_default()
+                        .push(cx.function_ref(file, si));
+                }
+                if let Some(api) = site.event_api {
+                    cx.event(file, si, call, api, &mut map.events);
+                }
+                if let Some((client, base)) = site.http {
+                    cx.http(file, si, call, client, base, &mut map.http_calls);
+                }
+            }
+        }
+    }
+    for (i, mut users) in used_by {
+        users.sort();
+        users.dedup();
+        map.sdk_clients[i].used_by = users;
+    }
+    map.events
+        .sort_by(|a, b| (&a.file, a.line, &a.via).cmp(&(&b.file, b.line, &b.via)));
+    map.events
+        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.via == b.via);
+    map.http_calls
+        .sort_by(|a, b| (&a.file, a.line, &a.via).cmp(&(&b.file, b.line, &b.via)));
+    map.http_calls
+        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.via == b.via);
+    map
+}
+
+/// An instance of an outside class: what made it, and where.
+#[derive(Debug, Clone)]
+struct Instance {
+    /// The qualified constructor (`httpx.AsyncClient`).
+    ctor: String,
+    /// (file, line) of the creation, when it is in the analysed code.
+    created: Option<(usize, u32)>,
+    /// The creation call's `base_url=`, folded.
+    base_url: Option<StrValue>,
+}
+
+/// What one call is, as far as outside services go.
+#[derive(Default)]
+struct SdkCall {
+    /// The instance the method is called on.
+    instance: Option<(Instance, String)>,
+    event_api: Option<&'static EventApi>,
+    /// The HTTP client library, and a `base_url` to put in front.
+    http: Option<(&'static str, Option<StrValue>)>,
+}
+
+struct Cx<'p> {
+    p: &'p Program,
+    /// What each first-party function returns, when that is an instance
+    /// of an outside class; `None` while being computed and for the rest.
+    returns: RefCell<HashMap<(usize, u32), Option<Instance>>>,
+}
+
+/// A call that names the event (or URL) through a parameter of the
+/// function it is in: follow the callers of that function.
+struct Pending<'a> {
+    file: usize,
+    scope: u32,
+    call: &'a Call,
+    via: Vec<String>,
+}
+
+impl<'p> Cx<'p> {
+    fn function_ref(&self, file: usize, scope: u32) -> String {
+        if scope == 0 {
+            let m = self.p.files[file]
+                .module
+                .as_ref()
+                .map_or("", |m| m.name.as_str());
+            format!("{m}:<module>")
+        } else {
+            self.p.def_ref(file, scope)
+        }
+    }
+
+    fn at(&self, file: usize, line: u32) -> String {
+        format!("{}:{line}", self.p.files[file].path)
+    }
+
+    // ----- clients -----
+
+    fn sdk_clients(&self) -> Vec<SdkClient> {
+        let mut out = Vec::new();
+        for (file, rec, facts) in self.p.analyzed() {
+            if !facts
+                .imports
+                .iter()
+                .any(|i| i.level == 0 && service_package(&tables::package_key(&i.module)).is_some())
+            {
+                continue;
+            }
+            for (si, sc) in facts.scopes.iter().enumerate() {
+                let si = si as u32;
+                for st in &sc.stmts {
+                    let Stmt::Call { call, .. } = st else {
+                        continue;
+                    };
+                    let Some(last) = last_name(&call.func) else {
+                        continue;
+                    };
+                    let makes = SETUP_FUNCTIONS.contains(&last)
+                        || (last.starts_with(char::is_uppercase)
+                            && !NOT_CLIENT_SUFFIXES.iter().any(|s| last.ends_with(s)));
+                    if !makes {
+                        continue;
+                    }
+                    let Some(q) = self.p.qualify(file, si, &call.func) else {
+                        continue;
+                    };
+                    if !matches!(self.p.resolve(file, si, &call.func), Target::External(_)) {
+                        continue;
+                    }
+                    let key = tables::package_key(&q);
+                    let Some(category) = service_package(&key) else {
+                        continue;
+                    };
+                    let variable = bound_name(&sc.stmts, call);
+                    // A value built in passing (`httpx.Timeout(5)`) is not a
+                    // client; one kept in a name or set up at import is.
+                    let kept = variable.is_some()
+                        || SETUP_FUNCTIONS.contains(&last)
+                        || returned(&sc.stmts, call);
+                    if !kept {
+                        continue;
+                    }
+                    out.push(SdkClient {
+                        package: key,
+                        category: category.to_string(),
+                        constructor: q,
+                        arguments: arguments_text(call),
+                        variable,
+                        function: (si != 0).then(|| self.p.def_ref(file, si)),
+                        file: rec.path.clone(),
+                        line: call.line,
+                        used_by: Vec::new(),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (&a.file, a.line, &a.constructor).cmp(&(&b.file, b.line, &b.constructor))
+        });
+        out.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.constructor == b.constructor);
+        out
+    }
+
+    /// The outside instance `expr` holds, when that can be seen.
+    fn instance(&self, file: usize, scope: u32, expr: &Expr, depth: u32) -> Option<Instance> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let d = depth + 1;
+        match expr {
+            Expr::Await(e) => self.instance(file, scope, e, d),
+            Expr::Call(c) => match self.p.resolve(file, scope, &c.func) {
+                Target::External(q) => Some(Instance {
+                    ctor: q,
+                    created: Some((file, c.line)),
+                    base_url: c.kwarg("base_url").map(|b| self.p.eval_str(file, scope, b)),
+                }),
+                Target::Def { file: f, scope: s }
+                    if self.p.scope(f, s)?.kind == ScopeKind::Function =>
+                {
+                    self.returned_instance(f, s, d)
+                }
+                _ => None,
+            },
+            Expr::Name(_) | Expr::Attr(..) => match self.p.resolve(file, scope, expr) {
+                Target::Value {
+                    file: f,
+                    scope: s,
+                    value,
+                    ..
+                } => self.instance(f, s, value, d),
+                Target::Unknown => match expr {
+                    Expr::Name(n) => {
+                        let (fs, param) = param_of(self.p, file, scope, n)?;
+                        let outer = self.p.scope(file, fs)?.parent.unwrap_or(0);
+                        let ann = param.annotation.as_ref()?;
+                        let ann = match ann {
+                            Expr::Subscript(_, items) => items.first()?,
+                            a => a,
+                        };
+                        match self.p.resolve(file, outer, ann) {
+                            Target::External(q) => Some(Instance {
+                                ctor: q,
+                                created: None,
+                                base_url: None,
+                            }),
+                            _ => None,
+                        }
+                    }
+                    Expr::Attr(base, attr) => self.self_attr(file, scope, base, attr, d),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// What a first-party function returns, when it hands out an outside
+    /// instance (`def get_client(): return Mixpanel(token)`).
+    fn returned_instance(&self, file: usize, scope: u32, d: u32) -> Option<Instance> {
+        if let Some(found) = self.returns.borrow().get(&(file, scope)) {
+            return found.clone();
+        }
+        self.returns.borrow_mut().insert((file, scope), None);
+        let sc = self.p.scope(file, scope)?;
+        let found = sc
+            .stmts
+            .iter()
+            .filter_map(|st| match st {
+                Stmt::Return { value: Some(v), .. } => Some(v),
+                _ => None,
+            })
+            .chain(sc.yielded.iter())
+            .find_map(|v| self.instance(file, scope, v, d + 1));
+        self.returns
+            .borrow_mut()
+            .insert((file, scope), found.clone());
+        found
+    }
+
+    /// `self.client` in a method, where a method of the class assigns it.
+    fn self_attr(
+        &self,
+        file: usize,
+        scope: u32,
+        base: &Expr,
+        attr: &str,
+        d: u32,
+    ) -> Option<Instance> {
+        let Expr::Name(me) = base else { return None };
+        let sc = self.p.scope(file, scope)?;
+        if sc.kind != ScopeKind::Function || sc.params.first().map(|p| &p.name) != Some(me) {
+            return None;
+        }
+        let class = sc.parent?;
+        let facts = self.p.files[file].facts.as_ref()?;
+        if facts.scopes.get(class as usize)?.kind != ScopeKind::Class {
+            return None;
+        }
+        for (mi, m) in facts.scopes.iter().enumerate() {
+            if m.parent != Some(class) || m.kind != ScopeKind::Function {
+                continue;
+            }
+            let Some(first) = m.params.first() else {
+                continue;
+            };
+            for st in &m.stmts {
+                let Stmt::Assign {
+                    targets,
+                    value: Some(v),
+                    augmented: false,
+                    ..
+                } = st
+                else {
+                    continue;
+                };
+                let hit = targets.iter().any(|t| {
+                    matches!(t, Expr::Attr(b, a) if a == attr
+                        && matches!(&**b, Expr::Name(n) if *n == first.name))
+                });
+                if hit && let Some(found) = self.instance(file, mi as u32, v, d) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
+    // ----- calls -----
+
+    /// Classifies one call.
+    fn sdk_call(&self, file: usize, scope: u32, call: &Call) -> SdkCall {
+        let mut out = SdkCall::default();
+        let Some(method) = last_name(&call.func) else {
+            return out;
+        };
+        let event_method = EVENT_APIS.iter().any(|a| a.method == method);
+        let http_method = HTTP_METHODS.contains(&method) || method == "urlopen";
+        if !event_method && !http_method {
+            return out;
+        }
+        // A module-level function: `posthog.capture(...)`, `requests.get(...)`.
+        if let Target::External(q) = self.p.resolve(file, scope, &call.func)
+            && let Some((owner, _)) = q.rsplit_once('.')
+        {
+            if event_method {
+                out.event_api = EVENT_APIS
+                    .iter()
+                    .find(|a| a.method == method && a.owners.contains(&owner));
+            }
+            if http_method {
+                out.http = HTTP_CLIENTS
+                    .iter()
+                    .find(|(_, modules, _)| modules.contains(&owner))
+                    .map(|(name, _, _)| (*name, None));
+            }
+            return out;
+        }
+        let Expr::Attr(recv, _) = &call.func else {
+            return out;
+        };
+        let Some(inst) = self.instance(file, scope, recv, 0) else {
+            return out;
+        };
+        if event_method {
+            out.event_api = EVENT_APIS
+                .iter()
+                .find(|a| a.method == method && a.owners.contains(&inst.ctor.as_str()));
+        }
+        if http_method {
+            out.http = HTTP_CLIENTS
+                .iter()
+                .find(|(_, _, classes)| classes.contains(&inst.ctor.as_str()))
+                .map(|(name, _, _)| (*name, inst.base_url.clone()));
+        }
+        out.instance = Some((inst, method.to_string()));
+        out
+    }
+
+    fn event(
+        &self,
+        file: usize,
+        scope: u32,
+        call: &Call,
+        api: &EventApi,
+        out: &mut Vec<AnalyticsEvent>,
+    ) {
+        let event_expr = match api.event {
+            EventArg::At(i, name) => call.arg(i, name),
+            EventArg::PostHog => call.kwarg("event").or_else(|| {
+                if positional(call) >= 2 {
+                    call.args.get(1)
+                } else {
+                    call.args.first()
+                }
+            }),
+            EventArg::AmplitudeEvent => match call.arg(0, "event") {
+                Some(Expr::Call(e)) => e.arg(0, "event_type"),
+                other => other,
+            },
+        };
+        let subject_expr = match api.event {
+            EventArg::PostHog => call
+                .kwarg("distinct_id")
+                .or_else(|| (positional(call) >= 2).then(|| &call.args[0])),
+            EventArg::AmplitudeEvent => match call.arg(0, "event") {
+                Some(Expr::Call(e)) => e.kwarg("user_id"),
+                _ => None,
+            },
+            EventArg::At(..) => api.subject.and_then(|(i, n)| call.arg(i, n)),
+        };
+        let props_expr = api.properties.and_then(|(i, n)| call.arg(i, n));
+        let sdk_line = self.at(file, call.line);
+        let base = AnalyticsEvent {
+            event: StrValue::Dynamic {
+                reason: "no event name given".into(),
+            },
+            package: api.package.to_string(),
+            method: api.method.to_string(),
+            subject: None,
+            properties: Vec::new(),
+            function: self.function_ref(file, scope),
+            file: self.p.files[file].path.clone(),
+            line: call.line,
+            via: Vec::new(),
+        };
+        let Some(event_expr) = event_expr else {
+            out.push(base);
+            return;
+        };
+        // Follow callers while the event is a parameter of the function
+        // the call is in.
+        let mut pending = vec![(
+            Pending {
+                file,
+                scope,
+                call,
+                via: Vec::new(),
+            },
+            event_expr.clone(),
+            subject_expr.cloned(),
+            props_expr.cloned(),
+        )];
+        let mut seen: HashSet<(usize, u32)> = HashSet::new();
+        while let Some((site, ev, subj, props)) = pending.pop() {
+            let wrapper = param_passed(self.p, site.file, site.scope, &ev);
+            match wrapper {
+                Some((ws, _))
+                    if site.via.len() < MAX_WRAPPERS as usize && seen.insert((site.file, ws)) =>
+                {
+                    let callers = self.callers(site.file, ws);
+                    if !callers.is_empty() {
+                        let mut via = vec![format!(
+                            "{} at {}",
+                            self.p.def_ref(site.file, ws),
+                            self.at(site.file, site.call.line)
+                        )];
+                        via.extend(site.via.iter().cloned());
+                        let wsc = self.p.scope(site.file, ws).expect("the wrapper exists");
+                        for (cf, cs, c, skip) in callers {
+                            let map = |e: &Option<Expr>| -> Option<Expr> {
+                                e.as_ref().and_then(|e| rebind(e, wsc, c, skip))
+                            };
+                            let next_ev = rebind(&ev, wsc, c, skip);
+                            let Some(next_ev) = next_ev else {
+                                continue;
+                            };
+                            let next_props = map(&props).or_else(|| {
+                                props.as_ref().and_then(|p| kwargs_of(p, wsc, c, skip))
+                            });
+                            pending.push((
+                                Pending {
+                                    file: cf,
+                                    scope: cs,
+                                    call: c,
+                                    via: via.clone(),
+                                },
+                                next_ev,
+                                map(&subj).or(subj.clone().filter(|s| !is_param(wsc, s))),
+                                next_props,
+                            ));
+                        }
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            let mut e = base.clone();
+            e.event = self.p.eval_str(site.file, site.scope, &ev);
+            e.subject = subj.as_ref().map(render_expr);
+            e.properties = props.as_ref().map(property_names).unwrap_or_default();
+            e.function = self.function_ref(site.file, site.scope);
+            e.file = self.p.files[site.file].path.clone();
+            e.line = site.call.line;
+            e.via = site.via.clone();
+            if !e.via.is_empty() && e.via.last().is_some_and(|v| !v.ends_with(&sdk_line)) {
+                e.via.push(sdk_line.clone());
+            }
+            out.push(e);
+        }
+    }
+
+    fn http(
+        &self,
+        file: usize,
+        scope: u32,
+        call: &Call,
+        client: &str,
+        base_url: Option<StrValue>,
+        out: &mut Vec<HttpCall>,
+    ) {
+        let method = last_name(&call.func).unwrap_or_default();
+        let (verb, url_expr) = match method {
+            "request" | "stream" => (call.arg(0, "method"), call.arg(1, "url")),
+            "urlopen" => (None, call.arg(0, "url")),
+            _ => (None, call.arg(0, "url")),
+        };
+        let verb = match (method, verb) {
+            ("request" | "stream", Some(v)) => self
+                .p
+                .eval_str(file, scope, v)
+                .as_known()
+                .map_or_else(|| "REQUEST".to_string(), str::to_ascii_uppercase),
+            ("request" | "stream", None) => "REQUEST".to_string(),
+            ("urlopen", _) => "GET".to_string(),
+            (m, _) => m.to_ascii_uppercase(),
+        };
+        let Some(url_expr) = url_expr else {
+            return;
+        };
+        let mut pending = vec![(
+            Pending {
+                file,
+                scope,
+                call,
+                via: Vec::new(),
+            },
+            url_expr.clone(),
+        )];
+        let sdk_line = self.at(file, call.line);
+        let mut seen: HashSet<(usize, u32)> = HashSet::new();
+        while let Some((site, url)) = pending.pop() {
+            if let Some((ws, _)) = param_passed(self.p, site.file, site.scope, &url)
+                && site.via.len() < MAX_WRAPPERS as usize
+                && seen.insert((site.file, ws))
+            {
+                let callers = self.callers(site.file, ws);
+                if !callers.is_empty() {
+                    let mut via = vec![format!(
+                        "{} at {}",
+                        self.p.def_ref(site.file, ws),
+                        self.at(site.file, site.call.line)
+                    )];
+                    via.extend(site.via.iter().cloned());
+                    let wsc = self.p.scope(site.file, ws).expect("the wrapper exists");
+                    for (cf, cs, c, skip) in callers {
+                        if let Some(next) = rebind(&url, wsc, c, skip) {
+                            pending.push((
+                                Pending {
+                                    file: cf,
+                                    scope: cs,
+                                    call: c,
+                                    via: via.clone(),
+                                },
+                                next,
+                            ));
+                        }
+                    }
+                    continue;
+                }
+            }
+            let mut value = self.p.eval_str(site.file, site.scope, &url);
+            if let Some(base) = &base_url
+                && value.text().is_some_and(|t| !t.contains("://"))
+            {
+                value = join_url(base, &value);
+            }
+            let mut via = site.via.clone();
+            if !via.is_empty() {
+                via.push(sdk_line.clone());
+            }
+            out.push(HttpCall {
+                method: verb.clone(),
+                host: value.text().and_then(url_host),
+                url: value,
+                client: client.to_string(),
+                function: self.function_ref(site.file, site.scope),
+                file: self.p.files[site.file].path.clone(),
+                line: site.call.line,
+                via,
+            });
+        }
+    }
+
+    /// Every call of the function at `(file, scope)`: the calling file,
+    /// scope, call, and how many leading parameters it leaves out.
+    fn callers(&self, file: usize, scope: u32) -> Vec<(usize, u32, &'p Call, usize)> {
+        let Some(target) = self.p.scope(file, scope) else {
+            return Vec::new();
+        };
+        let name = target.name.as_str();
+        let mut out = Vec::new();
+        for (cf, _, facts) in self.p.analyzed() {
+            for (si, sc) in facts.scopes.iter().enumerate() {
+                let si = si as u32;
+                for st in &sc.stmts {
+                    let Stmt::Call { call, .. } = st else {
+                        continue;
+                    };
+                    if last_name(&call.func) != Some(name) {
+                        continue;
+                    }
+                    if let Some((f, s, skip)) = called_function(self.p, cf, si, &call.func)
+                        && (f, s) == (file, scope)
+                    {
+                        out.push((cf, si, &**call, skip));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The category of a package that talks to an outside service.
+fn service_package(key: &str) -> Option<&'static str> {
+    let info = tables::package_info(key)?;
+    SERVICE_CATEGORIES
+        .contains(&info.category)
+        .then_some(info.category)
+}
+
+/// Positional arguments before any `*args`.
+fn positional(call: &Call) -> usize {
+    call.args
+        .iter()
+        .take_while(|a| !matches!(a, Expr::Starred(_)))
+        .count()
+}
+
+/// Whether `call` is the value of a `return` in `stmts`.
+fn returned(stmts: &[Stmt], call: &Call) -> bool {
+    stmts
+        .iter()
+        .any(|st| matches!(st, Stmt::Return { value: Some(Expr::Call(c)), .. } if **c == *call))
+}
+
+fn arguments_text(call: &Call) -> String {
+    let mut args: Vec<String> = call.args.iter().map(render_expr).collect();
+    args.extend(call.kwargs.iter().map(|k| match &k.name {
+        Some(n) => format!("{n}={}", render_expr(&k.value)),
+        None => format!("**{}", render_expr(&k.value)),
+    }));
+    args.join(", ")
+}
+
+/// When `expr` is a bare parameter of the function `scope` of `file` (or
+/// of a function it is nested in), that function and the parameter index.
+fn param_passed(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<(u32, usize)> {
+    let Expr::Name(n) = expr else { return None };
+    let (fs, _) = param_of(program, file, scope, n)?;
+    // A parameter the function reassigns before the call is not passed
+    // through unchanged.
+    let sc = program.scope(file, fs)?;
+    let reassigned = sc.stmts.iter().any(|st| {
+        matches!(st, Stmt::Assign { targets, .. }
+            if targets.iter().any(|t| matches!(t, Expr::Name(x) if x == n)))
+    });
+    if reassigned {
+        return None;
+    }
+    let index = sc.params.iter().position(|p| &p.name == n)?;
+    Some((fs, index))
+}
+
+fn is_param(scope: &crate::scan::facts::Scope, e: &Expr) -> bool {
+    matches!(e, Expr::Name(n) if scope.params.iter().any(|p| &p.name == n))
+}
+
+/// `e`, written in terms of the wrapper's parameters, in terms of the
+/// caller: the argument passed for a bare parameter name; `None` when the
+/// caller passes nothing for it.
+fn rebind(e: &Expr, wrapper: &crate::scan::facts::Scope, call: &Call, skip: usize) -> Option<Expr> {
+    let Expr::Name(n) = e else {
+        return Some(e.clone());
+    };
+    let Some(index) = wrapper.params.iter().position(|p| &p.name == n) else {
+        return Some(e.clone());
+    };
+    match wrapper.params[index].kind {
+        ParamKind::VarKeywords | ParamKind::VarArgs => None,
+        _ => argument(call, &wrapper.params, index, skip)
+            .cloned()
+            .or_else(|| wrapper.params[index].default.clone()),
+    }
+}
+
+/// Properties passed as the wrapper's `**props`: the keyword arguments of
+/// the call that no named parameter takes, as a dict literal.
+fn kwargs_of(
+    e: &Expr,
+    wrapper: &crate::scan::facts::Scope,
+    call: &Call,
+    _skip: usize,
+) -> Option<Expr> {
+    let Expr::Name(n) = e else { return None };
+    let param = wrapper.params.iter().find(|p| &p.name == n)?;
+    if param.kind != ParamKind::VarKeywords {
+        return None;
+    }
+    let named: Vec<&str> = wrapper
+        .params
+        .iter()
+        .filter(|p| matches!(p.kind, ParamKind::Normal | ParamKind::KeywordOnly))
+        .map(|p| p.name.as_str())
+        .collect();
+    let pairs = call
+        .kwargs
+        .iter()
+        .filter_map(|k| {
+            let name = k.name.as_deref()?;
+            (!named.contains(&name)).then(|| (Expr::Str(name.to_string()), k.value.clone()))
+        })
+        .collect();
+    Some(Expr::Dict(pairs))
+}
+
+/// The keys of a properties dict, as written.
+fn property_names(e: &Expr) -> Vec<String> {
+    match e {
+        Expr::Dict(pairs) => pairs
+            .iter()
+            .filter_map(|(k, _)| match k {
+                Expr::Str(s) => Some(s.clone()),
+                Expr::DoubleStarred(inner) => Some(format!("**{}", render_expr(inner))),
+                _ => None,
+            })
+            .collect(),
+        Expr::Call(c) if c.func.dotted().as_deref() == Some("dict") => {
+            c.kwargs.iter().filter_map(|k| k.name.clone()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `base` joined with a relative `path` the way HTTP clients join a
+/// `base_url` and a request path.
+fn join_url(base: &StrValue, path: &StrValue) -> StrValue {
+    let (Some(b), Some(p)) = (base.text(), path.text()) else {
+        return path.clone();
+    };
+    let text = format!("{}/{}", b.trim_end_matches('/'), p.trim_start_matches('/'));
+    match (base, path) {
+        (StrValue::Known { .. }, StrValue::Known { .. }) => StrValue::known(text),
+        _ => StrValue::Pattern { value: text },
+    }
+}
+
+/// `scheme://host[:port]` of a URL whose start is literal.
+fn url_host(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    (!host.is_empty() && !host.contains("{}")).then(|| format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_is_read_only_when_literal() {
+        assert_eq!(
+            url_host("https://api.github.com/repos/{}/{}"),
+            Some("https://api.github.com".into())
+        );
+        assert_eq!(url_host("https://{}.example.com/x"), None);
+        assert_eq!(url_host("/relative/path"), None);
+        assert_eq!(
+            url_host("http://localhost:8080"),
+            Some("http://localhost:8080".into())
+        );
+    }
+
+    #[test]
+    fn base_url_and_path_are_joined_with_one_slash() {
+        let base = StrValue::known("https://api.example.com/v2/");
+        let path = StrValue::Pattern {
+            value: "/users/{}".into(),
+        };
+        assert_eq!(
+            join_url(&base, &path),
+            StrValue::Pattern {
+                value: "https://api.example.com/v2/users/{}".into()
+            }
+        );
+    }
+}
