@@ -531,6 +531,8 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "imports/reexport",
         "fastapi_forms",
         "celery_forms",
+        "redis_forms",
+        "services_forms",
     ] {
         validate(&report_json(&fixture(f), &[]));
     }

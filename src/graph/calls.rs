@@ -105,7 +105,7 @@ impl<'p> CallGraph<'p> {
                 let Stmt::Call { call, .. } = st else {
                     continue;
                 };
-                if call.func.dotted().is_none() {
+                if !matches!(call.func, Expr::Name(_) | Expr::Attr(..)) {
                     continue;
                 }
                 if let Some(callee) = self.callee(file, s, &call.func)
@@ -135,53 +135,62 @@ impl<'p> CallGraph<'p> {
                 let Expr::Attr(base, method) = func else {
                     return None;
                 };
-                let (cf, cs) = self.class_of(file, scope, base)?;
+                let (cf, cs) = instance_class(program, file, scope, base)?;
                 program.method(cf, cs, method).map(|m| (cf, m))
             }
         }
     }
+}
 
-    /// The first-party class an expression is an instance of, when that
-    /// is visible: `self` in a method, a name bound to `Class(...)`, or a
-    /// parameter annotated with the class.
-    fn class_of(&self, file: usize, scope: u32, base: &Expr) -> Option<Def> {
-        let program = self.program;
-        let is_class = |f: usize, s: u32| {
-            program
-                .scope(f, s)
-                .is_some_and(|sc| sc.kind == ScopeKind::Class)
-        };
-        if let Expr::Name(n) = base {
-            let sc = program.scope(file, scope)?;
-            if sc.kind == ScopeKind::Function
-                && let Some(p) = sc.params.iter().position(|p| &p.name == n)
-            {
-                let outer = sc.parent.unwrap_or(0);
-                if p == 0 && (n == "self" || n == "cls") && is_class(file, outer) {
-                    return Some((file, outer));
-                }
-                let ann = sc.params[p].annotation.as_ref()?;
-                return match program.resolve(file, outer, ann) {
-                    Target::Def { file: f, scope: s } if is_class(f, s) => Some((f, s)),
-                    _ => None,
-                };
+/// The first-party class an expression is an instance of, when that
+/// is visible: `self` in a method, a name bound to `Class(...)`, or a
+/// parameter annotated with the class.
+pub fn instance_class(program: &Program, file: usize, scope: u32, base: &Expr) -> Option<Def> {
+    let is_class = |f: usize, s: u32| {
+        program
+            .scope(f, s)
+            .is_some_and(|sc| sc.kind == ScopeKind::Class)
+    };
+    if let Expr::Name(n) = base {
+        let sc = program.scope(file, scope)?;
+        if sc.kind == ScopeKind::Function
+            && let Some(p) = sc.params.iter().position(|p| &p.name == n)
+        {
+            let outer = sc.parent.unwrap_or(0);
+            if p == 0 && (n == "self" || n == "cls") && is_class(file, outer) {
+                return Some((file, outer));
             }
-        }
-        match program.resolve(file, scope, base) {
-            Target::Value {
-                file: f,
-                scope: s,
-                value: Expr::Call(c),
-                ..
-            } => match program.resolve(f, s, &c.func) {
-                Target::Def {
-                    file: cf,
-                    scope: cs,
-                } if is_class(cf, cs) => Some((cf, cs)),
+            let ann = sc.params[p].annotation.as_ref()?;
+            return match program.resolve(file, outer, ann) {
+                Target::Def { file: f, scope: s } if is_class(f, s) => Some((f, s)),
                 _ => None,
-            },
-            _ => None,
+            };
         }
+    }
+    // `Store().save(...)`: a method called on a fresh instance.
+    if let Expr::Call(c) = base {
+        return match program.resolve(file, scope, &c.func) {
+            Target::Def {
+                file: cf,
+                scope: cs,
+            } if is_class(cf, cs) => Some((cf, cs)),
+            _ => None,
+        };
+    }
+    match program.resolve(file, scope, base) {
+        Target::Value {
+            file: f,
+            scope: s,
+            value: Expr::Call(c),
+            ..
+        } => match program.resolve(f, s, &c.func) {
+            Target::Def {
+                file: cf,
+                scope: cs,
+            } if is_class(cf, cs) => Some((cf, cs)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -202,10 +211,17 @@ pub fn called_function(
         let skip = usize::from(is_method && matches!(func, Expr::Attr(..)) && !is_static(sc));
         return (sc.kind == ScopeKind::Function).then_some((f, s, skip));
     }
-    // `self.helper(x)` inside a method of the same class.
     let Expr::Attr(base, m) = func else {
         return None;
     };
+    // `service.run(x)` on an instance of a first-party class.
+    if let Some((cf, cs)) = instance_class(program, file, scope, base)
+        && let Some(method) = program.method(cf, cs, m)
+    {
+        let msc = program.scope(cf, method)?;
+        return Some((cf, method, usize::from(!is_static(msc))));
+    }
+    // `self.helper(x)` inside a method of the same class.
     let Expr::Name(me) = &**base else {
         return None;
     };

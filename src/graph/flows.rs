@@ -380,10 +380,24 @@ pub fn build(
                 .cloned()
                 .collect()
         };
-        let writers: Vec<&super::redis::KeyUse> =
-            k.writers.iter().chain(k.publishers.iter()).collect();
-        let readers: Vec<&super::redis::KeyUse> =
-            k.readers.iter().chain(k.subscribers.iter()).collect();
+        // A glob (`psubscribe("scores.*")`, `scan_iter("job:*")`) stands
+        // for the keys it matches: its users count on each of them.
+        if k.glob && !k.matches.is_empty() {
+            continue;
+        }
+        let globs: Vec<&super::redis::RedisKey> = redis
+            .keys
+            .iter()
+            .filter(|g| g.glob && g.kind == k.kind && g.matches.contains(&k.key))
+            .collect();
+        let writers: Vec<&super::redis::KeyUse> = std::iter::once(k)
+            .chain(globs.iter().copied())
+            .flat_map(|x| x.writers.iter().chain(&x.publishers))
+            .collect();
+        let readers: Vec<&super::redis::KeyUse> = std::iter::once(k)
+            .chain(globs.iter().copied())
+            .flat_map(|x| x.readers.iter().chain(&x.subscribers))
+            .collect();
         let (w, r) = (side(&writers), side(&readers));
         if w.is_empty() && r.is_empty() {
             continue;

@@ -107,6 +107,9 @@ pub struct RedisProvider {
 pub enum Access {
     Read,
     Write,
+    /// Reads and removes: `lpop`, `brpop`, `spop`, `zpopmin`, `getdel`.
+    /// The receiving end of a list used as a queue; indexed as a reader.
+    Consume,
     Publish,
     Subscribe,
     Other,
@@ -231,6 +234,7 @@ pub fn redis_map(program: &Program) -> RedisMap {
     let cx = Cx {
         p: program,
         providers: RefCell::new(HashMap::new()),
+        redis_names: redis_names(program),
     };
     let mut map = RedisMap {
         clients: cx.clients(),
@@ -251,6 +255,38 @@ pub fn redis_map(program: &Program) -> RedisMap {
     map.builders
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     map
+}
+
+/// The names each file's imports of `redis` (or `aioredis`) bind.
+fn redis_names(program: &Program) -> Vec<Vec<String>> {
+    program
+        .files
+        .iter()
+        .map(|f| {
+            let Some(facts) = &f.facts else {
+                return Vec::new();
+            };
+            let mut names = Vec::new();
+            for i in &facts.imports {
+                if i.level != 0 || !matches!(i.module.split('.').next(), Some("redis" | "aioredis"))
+                {
+                    continue;
+                }
+                if i.names.is_empty() {
+                    let bound = i
+                        .alias
+                        .clone()
+                        .unwrap_or_else(|| i.module.split('.').next().unwrap_or("").to_string());
+                    names.push(bound);
+                } else {
+                    names.extend(i.names.iter().map(|n| n.bound().to_string()));
+                }
+            }
+            names.sort();
+            names.dedup();
+            names
+        })
+        .collect()
 }
 
 /// Without any `redis` import there can be no client; this spares the
@@ -408,20 +444,20 @@ fn command(name: &str) -> Option<(Access, Keys, On)> {
         | "xpending" | "dump" | "geopos" | "geodist" | "georadius" | "geosearch" | "getex" => {
             (Read, First, On::Client)
         }
+        "lpop" | "rpop" | "spop" | "zpopmin" | "zpopmax" | "getdel" => (Consume, First, On::Client),
+        // `brpop(keys, timeout)`: one key or a list of them.
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => (Consume, First, On::Client),
         "mget" | "exists" | "sinter" | "sunion" | "sdiff" | "pfcount" => (Read, All, On::Client),
         "xread" => (Read, Mapping, On::Client),
         "scan_iter" | "scan" | "keys" => (Read, Match, On::Client),
-        "set" | "setex" | "psetex" | "setnx" | "getset" | "getdel" | "append" | "setrange"
-        | "setbit" | "hset" | "hsetnx" | "hmset" | "hdel" | "hincrby" | "hincrbyfloat"
-        | "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "incr" | "decr"
-        | "incrby" | "decrby" | "incrbyfloat" | "lpush" | "rpush" | "lpushx" | "rpushx"
-        | "lpop" | "rpop" | "blpop" | "brpop" | "lset" | "lrem" | "ltrim" | "linsert" | "sadd"
-        | "srem" | "spop" | "zadd" | "zrem" | "zincrby" | "zpopmin" | "zpopmax" | "bzpopmin"
-        | "bzpopmax" | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex"
-        | "zunionstore" | "zinterstore" | "xadd" | "xdel" | "xtrim" | "xack" | "xgroup_create"
-        | "xclaim" | "xautoclaim" | "pfadd" | "restore" | "geoadd" | "lock" => {
-            (Write, First, On::Client)
-        }
+        "set" | "setex" | "psetex" | "setnx" | "getset" | "append" | "setrange" | "setbit"
+        | "hset" | "hsetnx" | "hmset" | "hdel" | "hincrby" | "hincrbyfloat" | "expire"
+        | "pexpire" | "expireat" | "pexpireat" | "persist" | "incr" | "decr" | "incrby"
+        | "decrby" | "incrbyfloat" | "lpush" | "rpush" | "lpushx" | "rpushx" | "lset" | "lrem"
+        | "ltrim" | "linsert" | "sadd" | "srem" | "zadd" | "zrem" | "zincrby"
+        | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex" | "zunionstore"
+        | "zinterstore" | "xadd" | "xdel" | "xtrim" | "xack" | "xgroup_create" | "xclaim"
+        | "xautoclaim" | "pfadd" | "restore" | "geoadd" | "lock" => (Write, First, On::Client),
         "mset" | "msetnx" => (Write, Mapping, On::Client),
         "delete" | "unlink" | "sinterstore" | "sunionstore" | "sdiffstore" | "pfmerge" => {
             (Write, All, On::Client)
@@ -453,9 +489,26 @@ struct Cx<'p> {
     /// Provider functions by (file, scope); `None` while being computed
     /// (breaks recursion) or when the function hands out no client.
     providers: RefCell<HashMap<(usize, u32), Option<Handle>>>,
+    /// Per file, the names its imports of `redis` bind (`redis`,
+    /// `aioredis`, `AsyncRedis`): a call through one of them may make a
+    /// client whatever it is called.
+    redis_names: Vec<Vec<String>>,
 }
 
 impl<'p> Cx<'p> {
+    /// A cheap test before resolving a call: its last name is a
+    /// constructor's, or it goes through a name a `redis` import binds.
+    fn may_construct(&self, file: usize, func: &Expr) -> bool {
+        if last_name(func).is_some_and(|l| CONSTRUCTOR_NAMES.contains(&l)) {
+            return true;
+        }
+        let mut root = func;
+        while let Expr::Attr(base, _) = root {
+            root = base;
+        }
+        matches!(root, Expr::Name(n) if self.redis_names[file].iter().any(|r| r == n))
+    }
+
     fn function_ref(&self, file: usize, scope: u32) -> Option<String> {
         (scope != 0).then(|| self.p.def_ref(file, scope))
     }
@@ -475,7 +528,7 @@ impl<'p> Cx<'p> {
                     let Stmt::Call { call, .. } = st else {
                         continue;
                     };
-                    if !last_name(&call.func).is_some_and(|l| CONSTRUCTOR_NAMES.contains(&l)) {
+                    if !self.may_construct(file, &call.func) {
                         continue;
                     }
                     let Some(q) = self.p.qualify(file, si, &call.func) else {
@@ -625,7 +678,7 @@ impl<'p> Cx<'p> {
                     });
                 }
                 // Pipeline commands return the pipeline: `p.set(..).expire(..)`.
-                m if command(m).is_some() && matches!(&**recv, Expr::Call(_)) => {
+                m if command(m).is_some() => {
                     if let Some(h) = self.handle(file, scope, recv, d)
                         && h.kind == HKind::Pipeline
                     {
@@ -635,7 +688,7 @@ impl<'p> Cx<'p> {
                 _ => {}
             }
         }
-        if last_name(&c.func).is_some_and(|l| CONSTRUCTOR_NAMES.contains(&l))
+        if self.may_construct(file, &c.func)
             && let Some(q) = self.p.qualify(file, scope, &c.func)
             && let Some((kind, is_async, _)) = creation(&q)
         {
@@ -932,9 +985,14 @@ impl<'p> Cx<'p> {
                 let first = if name.ends_with("publish") {
                     call.arg(0, "channel")
                 } else {
-                    call.arg(0, "name").or_else(|| call.kwarg("key"))
+                    call.arg(0, "name")
+                        .or_else(|| call.kwarg("key"))
+                        .or_else(|| call.kwarg("keys"))
                 };
-                exprs.extend(first);
+                match first.and_then(Expr::elements) {
+                    Some(items) => exprs.extend(items),
+                    None => exprs.extend(first),
+                }
             }
             Keys::FirstTwo => {
                 exprs.extend(call.args.iter().take(2));
@@ -963,6 +1021,10 @@ impl<'p> Cx<'p> {
                     let key = |k: &Expr| OpKey {
                         key: self.p.eval_str(mf, ms, k),
                         glob: false,
+                    };
+                    let m = match m {
+                        Expr::Comprehension(element) => element.as_ref(),
+                        m => m,
                     };
                     return match m {
                         Expr::Dict(pairs) => pairs.iter().map(|(k, _)| key(k)).collect(),
@@ -1269,7 +1331,7 @@ fn key_index(ops: &[RedisOp]) -> Vec<RedisKey> {
     for op in ops {
         let kind = match op.access {
             Access::Publish | Access::Subscribe => KeyKind::Channel,
-            Access::Read | Access::Write => KeyKind::Key,
+            Access::Read | Access::Write | Access::Consume => KeyKind::Key,
             Access::Other => continue,
         };
         for k in &op.keys {
@@ -1293,7 +1355,7 @@ fn key_index(ops: &[RedisOp]) -> Vec<RedisKey> {
                 command: op.command.clone(),
             };
             match op.access {
-                Access::Read => entry.readers.push(u),
+                Access::Read | Access::Consume => entry.readers.push(u),
                 Access::Write => entry.writers.push(u),
                 Access::Publish => entry.publishers.push(u),
                 Access::Subscribe => entry.subscribers.push(u),
@@ -1365,13 +1427,12 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
                     }
                     None => {}
                 },
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        pi += 2;
-                        ti += 1;
-                        continue;
-                    }
+                '\\' if pi + 1 < p.len() && p[pi + 1] == t[ti] => {
+                    pi += 2;
+                    ti += 1;
+                    continue;
                 }
+                '\\' if pi + 1 < p.len() => {}
                 c if c == t[ti] => {
                     pi += 1;
                     ti += 1;

@@ -49,10 +49,13 @@ pub struct SdkClient {
     /// What the package is for (`analytics`, `monitoring`, `llm`, ...).
     pub category: String,
     /// The function or class called, as imported: `mixpanel.Mixpanel`,
-    /// `sentry_sdk.init`.
+    /// `sentry_sdk.init`; for a module configured by assignment, the
+    /// attribute set (`stripe.api_key`).
     pub constructor: String,
-    /// The arguments, as written.
+    /// The arguments, as written; for an assignment, the value.
     pub arguments: String,
+    /// `call`, or `assignment` for `package.setting = value`.
+    pub form: SetupForm,
     /// The name it is bound to (`analytics_client`, `self.client`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variable: Option<String>,
@@ -64,6 +67,13 @@ pub struct SdkClient {
     /// Functions that call methods on this client (`module:qualname`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SetupForm {
+    Call,
+    Assignment,
 }
 
 /// One place an analytics event is tracked.
@@ -252,7 +262,7 @@ const HTTP_CLIENTS: [(&str, &[&str], &[&str]); 4] = [
 ];
 
 /// How deep wrappers of wrappers are followed.
-const MAX_WRAPPERS: u32 = 4;
+const MAX_WRAPPERS: usize = 4;
 const MAX_DEPTH: u32 = 12;
 
 /// Builds the services map of a program.
@@ -340,13 +350,18 @@ struct Cx<'p> {
     returns: RefCell<HashMap<(usize, u32), Option<Instance>>>,
 }
 
-/// A call that names the event (or URL) through a parameter of the
-/// function it is in: follow the callers of that function.
-struct Pending<'a> {
+/// An argument of an SDK call, with the file and scope it is written in.
+type Arg = Option<(usize, u32, Expr)>;
+
+/// Where an SDK call's arguments are finally written: the SDK call
+/// itself, or the call of a wrapper that passes them through.
+struct Site<'a> {
     file: usize,
     scope: u32,
     call: &'a Call,
+    /// The wrappers between this call and the SDK, outermost first.
     via: Vec<String>,
+    args: Vec<Arg>,
 }
 
 impl<'p> Cx<'p> {
@@ -381,6 +396,29 @@ impl<'p> Cx<'p> {
             for (si, sc) in facts.scopes.iter().enumerate() {
                 let si = si as u32;
                 for st in &sc.stmts {
+                    if let Stmt::Assign {
+                        line,
+                        targets,
+                        value: Some(value),
+                        augmented: false,
+                        ..
+                    } = st
+                        && let Some(setting) = self.module_setting(file, si, targets)
+                    {
+                        out.push(SdkClient {
+                            category: setting.1.to_string(),
+                            package: setting.0,
+                            constructor: setting.2,
+                            arguments: render_expr(value),
+                            form: SetupForm::Assignment,
+                            variable: None,
+                            function: (si != 0).then(|| self.p.def_ref(file, si)),
+                            file: rec.path.clone(),
+                            line: *line,
+                            used_by: Vec::new(),
+                        });
+                        continue;
+                    }
                     let Stmt::Call { call, .. } = st else {
                         continue;
                     };
@@ -417,6 +455,7 @@ impl<'p> Cx<'p> {
                         category: category.to_string(),
                         constructor: q,
                         arguments: arguments_text(call),
+                        form: SetupForm::Call,
                         variable,
                         function: (si != 0).then(|| self.p.def_ref(file, si)),
                         file: rec.path.clone(),
@@ -431,6 +470,29 @@ impl<'p> Cx<'p> {
         });
         out.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.constructor == b.constructor);
         out
+    }
+
+    /// `stripe.api_key = ...`: a service package configured by setting a
+    /// module attribute. The package key, its category and the attribute.
+    fn module_setting(
+        &self,
+        file: usize,
+        scope: u32,
+        targets: &[Expr],
+    ) -> Option<(String, &'static str, String)> {
+        let [Expr::Attr(base, _)] = targets else {
+            return None;
+        };
+        if !matches!(**base, Expr::Name(_) | Expr::Attr(..)) {
+            return None;
+        }
+        let Target::External(module) = self.p.resolve(file, scope, base) else {
+            return None;
+        };
+        let key = tables::package_key(&module);
+        let category = service_package(&key)?;
+        let target = self.p.qualify(file, scope, &targets[0])?;
+        Some((key, category, target))
     }
 
     /// The outside instance `expr` holds, when that can be seen.
@@ -610,6 +672,79 @@ impl<'p> Cx<'p> {
         out
     }
 
+    /// The places an SDK call's arguments come from. While argument `key`
+    /// is a bare parameter of the function the call is in, each call of
+    /// that function takes its place (wrappers of wrappers too), with the
+    /// other arguments carried along; where nothing calls the wrapper, the
+    /// call inside it is the answer.
+    fn follow<'c>(
+        &self,
+        file: usize,
+        scope: u32,
+        call: &'c Call,
+        args: Vec<Arg>,
+        key: usize,
+    ) -> Vec<Site<'c>>
+    where
+        'p: 'c,
+    {
+        let mut done = Vec::new();
+        let mut stack = vec![Site {
+            file,
+            scope,
+            call,
+            via: Vec::new(),
+            args,
+        }];
+        let mut seen: HashSet<(usize, u32)> = HashSet::new();
+        while let Some(site) = stack.pop() {
+            let wrapper = site.args[key]
+                .as_ref()
+                .and_then(|(f, s, e)| param_passed(self.p, *f, *s, e).map(|(ws, _)| (*f, ws)));
+            let Some((wf, ws)) = wrapper else {
+                done.push(site);
+                continue;
+            };
+            if site.via.len() >= MAX_WRAPPERS || !seen.insert((wf, ws)) {
+                done.push(site);
+                continue;
+            }
+            let callers = self.callers(wf, ws);
+            if callers.is_empty() {
+                done.push(site);
+                continue;
+            }
+            let wsc = self.p.scope(wf, ws).expect("the wrapper exists");
+            let mut via = vec![format!(
+                "{} at {}",
+                self.p.def_ref(wf, ws),
+                self.at(site.file, site.call.line)
+            )];
+            via.extend(site.via.iter().cloned());
+            for (cf, cs, c, skip) in callers {
+                let args: Vec<Arg> = site
+                    .args
+                    .iter()
+                    .map(|a| {
+                        a.as_ref()
+                            .and_then(|a| rebind(a, (wf, ws), wsc, (cf, cs), c, skip))
+                    })
+                    .collect();
+                if args[key].is_none() {
+                    continue;
+                }
+                stack.push(Site {
+                    file: cf,
+                    scope: cs,
+                    call: c,
+                    via: via.clone(),
+                    args,
+                });
+            }
+        }
+        done
+    }
+
     fn event(
         &self,
         file: usize,
@@ -643,93 +778,38 @@ impl<'p> Cx<'p> {
             EventArg::At(..) => api.subject.and_then(|(i, n)| call.arg(i, n)),
         };
         let props_expr = api.properties.and_then(|(i, n)| call.arg(i, n));
-        let sdk_line = self.at(file, call.line);
-        let base = AnalyticsEvent {
-            event: StrValue::Dynamic {
-                reason: "no event name given".into(),
-            },
-            package: api.package.to_string(),
-            method: api.method.to_string(),
-            subject: None,
-            properties: Vec::new(),
-            function: self.function_ref(file, scope),
-            file: self.p.files[file].path.clone(),
-            line: call.line,
-            via: Vec::new(),
-        };
-        let Some(event_expr) = event_expr else {
-            out.push(base);
-            return;
-        };
-        // Follow callers while the event is a parameter of the function
-        // the call is in.
-        let mut pending = vec![(
-            Pending {
-                file,
-                scope,
-                call,
-                via: Vec::new(),
-            },
-            event_expr.clone(),
-            subject_expr.cloned(),
-            props_expr.cloned(),
-        )];
-        let mut seen: HashSet<(usize, u32)> = HashSet::new();
-        while let Some((site, ev, subj, props)) = pending.pop() {
-            let wrapper = param_passed(self.p, site.file, site.scope, &ev);
-            match wrapper {
-                Some((ws, _))
-                    if site.via.len() < MAX_WRAPPERS as usize && seen.insert((site.file, ws)) =>
-                {
-                    let callers = self.callers(site.file, ws);
-                    if !callers.is_empty() {
-                        let mut via = vec![format!(
-                            "{} at {}",
-                            self.p.def_ref(site.file, ws),
-                            self.at(site.file, site.call.line)
-                        )];
-                        via.extend(site.via.iter().cloned());
-                        let wsc = self.p.scope(site.file, ws).expect("the wrapper exists");
-                        for (cf, cs, c, skip) in callers {
-                            let map = |e: &Option<Expr>| -> Option<Expr> {
-                                e.as_ref().and_then(|e| rebind(e, wsc, c, skip))
-                            };
-                            let next_ev = rebind(&ev, wsc, c, skip);
-                            let Some(next_ev) = next_ev else {
-                                continue;
-                            };
-                            let next_props = map(&props).or_else(|| {
-                                props.as_ref().and_then(|p| kwargs_of(p, wsc, c, skip))
-                            });
-                            pending.push((
-                                Pending {
-                                    file: cf,
-                                    scope: cs,
-                                    call: c,
-                                    via: via.clone(),
-                                },
-                                next_ev,
-                                map(&subj).or(subj.clone().filter(|s| !is_param(wsc, s))),
-                                next_props,
-                            ));
-                        }
-                        continue;
-                    }
-                }
-                _ => {}
-            }
-            let mut e = base.clone();
-            e.event = self.p.eval_str(site.file, site.scope, &ev);
-            e.subject = subj.as_ref().map(render_expr);
-            e.properties = props.as_ref().map(property_names).unwrap_or_default();
-            e.function = self.function_ref(site.file, site.scope);
-            e.file = self.p.files[site.file].path.clone();
-            e.line = site.call.line;
-            e.via = site.via.clone();
-            if !e.via.is_empty() && e.via.last().is_some_and(|v| !v.ends_with(&sdk_line)) {
-                e.via.push(sdk_line.clone());
-            }
-            out.push(e);
+        let here = |e: Option<&Expr>| e.map(|e| (file, scope, e.clone()));
+        let args = vec![here(event_expr), here(subject_expr), here(props_expr)];
+        for site in self.follow(file, scope, call, args, 0) {
+            let event = match &site.args[0] {
+                Some((f, s, e)) => match param_passed(self.p, *f, *s, e) {
+                    Some((ws, _)) => StrValue::Dynamic {
+                        reason: format!(
+                            "parameter `{}` of `{}`, which nothing in the analysed code calls",
+                            render_expr(e),
+                            self.p.def_ref(*f, ws)
+                        ),
+                    },
+                    None => self.p.eval_str(*f, *s, e),
+                },
+                None => StrValue::Dynamic {
+                    reason: "no event name given".into(),
+                },
+            };
+            out.push(AnalyticsEvent {
+                event,
+                package: api.package.to_string(),
+                method: api.method.to_string(),
+                subject: site.args[1].as_ref().map(|(_, _, e)| render_expr(e)),
+                properties: site.args[2]
+                    .as_ref()
+                    .map(|(_, _, e)| property_names(e))
+                    .unwrap_or_default(),
+                function: self.function_ref(site.file, site.scope),
+                file: self.p.files[site.file].path.clone(),
+                line: site.call.line,
+                via: site.via,
+            });
         }
     }
 
@@ -743,84 +823,44 @@ impl<'p> Cx<'p> {
         out: &mut Vec<HttpCall>,
     ) {
         let method = last_name(&call.func).unwrap_or_default();
-        let (verb, url_expr) = match method {
+        let (verb, url) = match method {
             "request" | "stream" => (call.arg(0, "method"), call.arg(1, "url")),
-            "urlopen" => (None, call.arg(0, "url")),
             _ => (None, call.arg(0, "url")),
         };
-        let verb = match (method, verb) {
-            ("request" | "stream", Some(v)) => self
-                .p
-                .eval_str(file, scope, v)
-                .as_known()
-                .map_or_else(|| "REQUEST".to_string(), str::to_ascii_uppercase),
-            ("request" | "stream", None) => "REQUEST".to_string(),
-            ("urlopen", _) => "GET".to_string(),
-            (m, _) => m.to_ascii_uppercase(),
-        };
-        let Some(url_expr) = url_expr else {
+        if url.is_none() {
             return;
-        };
-        let mut pending = vec![(
-            Pending {
-                file,
-                scope,
-                call,
-                via: Vec::new(),
-            },
-            url_expr.clone(),
-        )];
-        let sdk_line = self.at(file, call.line);
-        let mut seen: HashSet<(usize, u32)> = HashSet::new();
-        while let Some((site, url)) = pending.pop() {
-            if let Some((ws, _)) = param_passed(self.p, site.file, site.scope, &url)
-                && site.via.len() < MAX_WRAPPERS as usize
-                && seen.insert((site.file, ws))
-            {
-                let callers = self.callers(site.file, ws);
-                if !callers.is_empty() {
-                    let mut via = vec![format!(
-                        "{} at {}",
-                        self.p.def_ref(site.file, ws),
-                        self.at(site.file, site.call.line)
-                    )];
-                    via.extend(site.via.iter().cloned());
-                    let wsc = self.p.scope(site.file, ws).expect("the wrapper exists");
-                    for (cf, cs, c, skip) in callers {
-                        if let Some(next) = rebind(&url, wsc, c, skip) {
-                            pending.push((
-                                Pending {
-                                    file: cf,
-                                    scope: cs,
-                                    call: c,
-                                    via: via.clone(),
-                                },
-                                next,
-                            ));
-                        }
-                    }
-                    continue;
-                }
-            }
-            let mut value = self.p.eval_str(site.file, site.scope, &url);
+        }
+        let here = |e: Option<&Expr>| e.map(|e| (file, scope, e.clone()));
+        let args = vec![here(url), here(verb)];
+        for site in self.follow(file, scope, call, args, 0) {
+            let verb = match (method, &site.args[1]) {
+                ("request" | "stream", Some((f, s, v))) => self
+                    .p
+                    .eval_str(*f, *s, v)
+                    .as_known()
+                    .map_or_else(|| "REQUEST".to_string(), str::to_ascii_uppercase),
+                ("request" | "stream", None) => "REQUEST".to_string(),
+                ("urlopen", _) => "GET".to_string(),
+                (m, _) => m.to_ascii_uppercase(),
+            };
+            let Some((f, s, u)) = &site.args[0] else {
+                continue;
+            };
+            let mut value = self.p.eval_str(*f, *s, u);
             if let Some(base) = &base_url
                 && value.text().is_some_and(|t| !t.contains("://"))
             {
                 value = join_url(base, &value);
             }
-            let mut via = site.via.clone();
-            if !via.is_empty() {
-                via.push(sdk_line.clone());
-            }
             out.push(HttpCall {
-                method: verb.clone(),
+                method: verb,
                 host: value.text().and_then(url_host),
                 url: value,
                 client: client.to_string(),
                 function: self.function_ref(site.file, site.scope),
                 file: self.p.files[site.file].path.clone(),
                 line: site.call.line,
-                via,
+                via: site.via,
             });
         }
     }
@@ -906,41 +946,66 @@ fn param_passed(program: &Program, file: usize, scope: u32, expr: &Expr) -> Opti
     Some((fs, index))
 }
 
-fn is_param(scope: &crate::scan::facts::Scope, e: &Expr) -> bool {
-    matches!(e, Expr::Name(n) if scope.params.iter().any(|p| &p.name == n))
-}
-
-/// `e`, written in terms of the wrapper's parameters, in terms of the
-/// caller: the argument passed for a bare parameter name; `None` when the
-/// caller passes nothing for it.
-fn rebind(e: &Expr, wrapper: &crate::scan::facts::Scope, call: &Call, skip: usize) -> Option<Expr> {
-    let Expr::Name(n) = e else {
-        return Some(e.clone());
-    };
-    let Some(index) = wrapper.params.iter().position(|p| &p.name == n) else {
-        return Some(e.clone());
-    };
-    match wrapper.params[index].kind {
-        ParamKind::VarKeywords | ParamKind::VarArgs => None,
-        _ => argument(call, &wrapper.params, index, skip)
-            .cloned()
-            .or_else(|| wrapper.params[index].default.clone()),
-    }
-}
-
-/// Properties passed as the wrapper's `**props`: the keyword arguments of
-/// the call that no named parameter takes, as a dict literal.
-fn kwargs_of(
-    e: &Expr,
+/// An argument written in the wrapper `(wf, ws)` in terms of the caller
+/// `(cf, cs)` that calls it with `call`: a bare parameter becomes what the
+/// caller passes for it (its default when nothing is passed), the
+/// wrapper's `**kwargs` the caller's extra keyword arguments (also where
+/// a dict literal unpacks it), and anything else stays as written.
+fn rebind(
+    arg: &(usize, u32, Expr),
+    wrapper_at: (usize, u32),
     wrapper: &crate::scan::facts::Scope,
+    caller: (usize, u32),
     call: &Call,
-    _skip: usize,
-) -> Option<Expr> {
-    let Expr::Name(n) = e else { return None };
-    let param = wrapper.params.iter().find(|p| &p.name == n)?;
-    if param.kind != ParamKind::VarKeywords {
-        return None;
+    skip: usize,
+) -> Arg {
+    let (f, s, e) = arg;
+    if (*f, *s) != wrapper_at {
+        return Some(arg.clone());
     }
+    let param = |n: &str| wrapper.params.iter().position(|p| p.name == n);
+    match e {
+        Expr::Name(n) => {
+            let Some(index) = param(n) else {
+                return Some(arg.clone());
+            };
+            match wrapper.params[index].kind {
+                ParamKind::VarKeywords => Some((caller.0, caller.1, extra_kwargs(wrapper, call))),
+                ParamKind::VarArgs => None,
+                _ => match argument(call, &wrapper.params, index, skip) {
+                    Some(a) => Some((caller.0, caller.1, a.clone())),
+                    None => wrapper.params[index]
+                        .default
+                        .clone()
+                        .map(|d| (*f, wrapper.parent.unwrap_or(0), d)),
+                },
+            }
+        }
+        Expr::Dict(pairs) => {
+            let mut out = Vec::new();
+            for (k, v) in pairs {
+                match k {
+                    Expr::DoubleStarred(inner)
+                        if matches!(&**inner, Expr::Name(n)
+                            if param(n).is_some_and(|i| wrapper.params[i].kind == ParamKind::VarKeywords)) =>
+                    {
+                        if let Expr::Dict(extra) = extra_kwargs(wrapper, call) {
+                            out.extend(extra);
+                        }
+                    }
+                    _ => out.push((k.clone(), v.clone())),
+                }
+            }
+            Some((caller.0, caller.1, Expr::Dict(out)))
+        }
+        _ => Some(arg.clone()),
+    }
+}
+
+/// The keyword arguments of `call` that no named parameter of `wrapper`
+/// takes (what its `**kwargs` receives), as a dict literal; `**x` passed
+/// on stays `**x`.
+fn extra_kwargs(wrapper: &crate::scan::facts::Scope, call: &Call) -> Expr {
     let named: Vec<&str> = wrapper
         .params
         .iter()
@@ -950,12 +1015,13 @@ fn kwargs_of(
     let pairs = call
         .kwargs
         .iter()
-        .filter_map(|k| {
-            let name = k.name.as_deref()?;
-            (!named.contains(&name)).then(|| (Expr::Str(name.to_string()), k.value.clone()))
+        .filter_map(|k| match k.name.as_deref() {
+            Some(name) if named.contains(&name) => None,
+            Some(name) => Some((Expr::Str(name.to_string()), k.value.clone())),
+            None => Some((Expr::DoubleStarred(Box::new(k.value.clone())), Expr::None)),
         })
         .collect();
-    Some(Expr::Dict(pairs))
+    Expr::Dict(pairs)
 }
 
 /// The keys of a properties dict, as written.

@@ -96,7 +96,7 @@ fn table(flows: &[&Flow], out: &mut String) {
             v.join("<br>")
         };
         let writes = keys(&|a| matches!(a, Access::Write | Access::Publish));
-        let reads = keys(&|a| matches!(a, Access::Read | Access::Subscribe));
+        let reads = keys(&|a| matches!(a, Access::Read | Access::Consume | Access::Subscribe));
         let mut events: Vec<String> = f
             .events
             .iter()

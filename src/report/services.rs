@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::tasks::shown;
 use super::{Report, cell};
-use crate::graph::services::ServicesMap;
+use crate::graph::services::{ServicesMap, SetupForm};
 
 /// Rows an events or HTTP table shows before it says how many more.
 const MAX_ROWS: usize = 80;
@@ -54,13 +54,16 @@ fn clients(s: &ServicesMap, out: &mut String) {
         } else {
             String::new()
         };
+        let made = match c.form {
+            SetupForm::Call => format!("{}({})", c.constructor, c.arguments),
+            SetupForm::Assignment => format!("{} = {}", c.constructor, c.arguments),
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {} | `{}({})` `{}:{}` | {bound} | {}{more} |",
+            "| `{}` | {} | `{}` `{}:{}` | {bound} | {}{more} |",
             c.package,
             c.category,
-            c.constructor,
-            cell(&c.arguments),
+            cell(&made),
             c.file,
             c.line,
             users.join(", ")

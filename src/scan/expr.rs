@@ -211,6 +211,16 @@ impl<'a> Converter<'a> {
                     .map_or(Expr::Other(node.kind().into()), |b| self.convert(b, d));
                 Expr::Comprehension(Box::new(body))
             }
+            // `{k: v for ...}`: the element is the one pair, as a dict.
+            "dictionary_comprehension" => {
+                let pair = node.child_by_field_name("body");
+                let mut part = |field: &str| {
+                    pair.and_then(|p| p.child_by_field_name(field))
+                        .map_or(Expr::Other("pair".into()), |x| self.convert(x, d))
+                };
+                let (k, v) = (part("key"), part("value"));
+                Expr::Comprehension(Box::new(Expr::Dict(vec![(k, v)])))
+            }
             "lambda" => Expr::Lambda,
             "keyword_argument" => {
                 // Only reached for malformed argument lists; keep the value.

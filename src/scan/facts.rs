@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
 /// an older build are never read back.
-pub const FACTS_VERSION: u32 = 2;
+pub const FACTS_VERSION: u32 = 3;
 
 /// What one file yielded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -302,7 +302,8 @@ pub enum Expr {
     Starred(Box<Expr>),
     DoubleStarred(Box<Expr>),
     Await(Box<Expr>),
-    /// A generator expression or comprehension: its element expression.
+    /// A generator expression or comprehension: its element expression
+    /// (for a dict comprehension, a [`Expr::Dict`] of its one pair).
     Comprehension(Box<Expr>),
     Lambda,
     Other(String),

@@ -1,0 +1,766 @@
+//! Shared state and outside services, end to end: Redis clients, commands
+//! and the keys that tie workers to the web process; SDK clients,
+//! analytics events and HTTP calls; and what each route and task reaches.
+
+mod common;
+
+use common::{explore, fixture, report_json};
+use serde_json::Value;
+
+fn text(v: &Value) -> String {
+    v["value"].as_str().map_or_else(
+        || format!("<dynamic: {}>", v["reason"].as_str().unwrap_or("?")),
+        str::to_string,
+    )
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// Four strings and a list: one row of an expected table.
+type Row = (String, String, String, String, Vec<String>);
+
+/// `(file:line, function, command, access, keys)` of every Redis command.
+fn operations(report: &Value) -> Vec<Row> {
+    report["redis"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!("{}:{}", o["file"].as_str().unwrap(), o["line"]),
+                o["function"].as_str().unwrap_or("<module>").to_string(),
+                o["command"].as_str().unwrap().to_string(),
+                o["access"].as_str().unwrap().to_string(),
+                o["keys"]
+                    .as_array()
+                    .map(|ks| ks.iter().map(|k| text(&k["key"])).collect())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn op(at: &str, function: &str, command: &str, access: &str, keys: &[&str]) -> Row {
+    (
+        at.into(),
+        function.into(),
+        command.into(),
+        access.into(),
+        keys.iter().map(|k| k.to_string()).collect(),
+    )
+}
+
+/// `(key, kind, written_by, read_by, crosses_processes)`.
+type Coupling = (String, String, Vec<String>, Vec<String>, bool);
+
+/// Every coupling of the report.
+fn couplings(report: &Value) -> Vec<Coupling> {
+    report["couplings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+                strs(&c["written_by"]),
+                strs(&c["read_by"]),
+                c["crosses_processes"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn flow<'a>(report: &'a Value, entry: &str) -> &'a Value {
+    report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entry"] == entry)
+        .unwrap_or_else(|| panic!("no flow {entry}"))
+}
+
+#[test]
+fn redis_clients_are_found_under_any_import_form_with_who_hands_them_out() {
+    let report = report_json(&fixture("redis_forms"), &[]);
+    let clients: Vec<(String, String, String, String)> = report["redis"]["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!("{}:{}", c["file"].as_str().unwrap(), c["line"]),
+                c["kind"].as_str().unwrap().to_string(),
+                c["constructor"].as_str().unwrap().to_string(),
+                c["function"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let c = |a: &str, k: &str, ctor: &str, f: &str| (a.into(), k.into(), ctor.into(), f.into());
+    assert_eq!(
+        clients,
+        vec![
+            c(
+                "cachesvc/clients.py:15",
+                "client",
+                "redis.Redis.from_url",
+                "cachesvc.clients:get_client"
+            ),
+            c(
+                "cachesvc/clients.py:19",
+                "client",
+                "redis.asyncio.Redis",
+                "cachesvc.clients:get_async_client"
+            ),
+            c(
+                "cachesvc/clients.py:28",
+                "sentinel",
+                "redis.sentinel.Sentinel",
+                "-"
+            ),
+            c(
+                "cachesvc/clients.py:30",
+                "cluster",
+                "redis.cluster.RedisCluster",
+                "-"
+            ),
+        ]
+    );
+    let first = &report["redis"]["clients"][0];
+    assert_eq!(first["url"]["value"], "redis://cache:6379/0");
+    assert!(
+        first["url"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("CacheSettings.redis_url")
+    );
+    let second = &report["redis"]["clients"][1];
+    assert_eq!(second["is_async"], true);
+    assert_eq!(second["port"]["value"], "6380");
+    let providers: Vec<(String, String)> = report["redis"]["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["function"].as_str().unwrap().to_string(),
+                p["client"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        providers,
+        vec![
+            (
+                "cachesvc.clients:get_client".to_string(),
+                "cachesvc/clients.py:15".to_string()
+            ),
+            (
+                "cachesvc.clients:get_async_client".to_string(),
+                "cachesvc/clients.py:19".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn every_key_building_form_folds_into_a_pattern() {
+    let report = report_json(&fixture("redis_forms"), &[]);
+    let ops = operations(&report);
+    let expected = vec![
+        op(
+            "cachesvc/api.py:24",
+            "cachesvc.api:job_progress",
+            "hgetall",
+            "read",
+            &["job:{}:progress"],
+        ),
+        op(
+            "cachesvc/api.py:31",
+            "cachesvc.api:scores",
+            "psubscribe",
+            "subscribe",
+            &["scores.*"],
+        ),
+        op(
+            "cachesvc/api.py:32",
+            "cachesvc.api:scores",
+            "listen",
+            "other",
+            &[],
+        ),
+        op(
+            "cachesvc/clients.py:23",
+            "cachesvc.clients:get_async_client",
+            "aclose",
+            "other",
+            &[],
+        ),
+        op(
+            "cachesvc/store.py:20",
+            "cachesvc.store:JobStore.create",
+            "hset",
+            "write",
+            &["jobs:{}"],
+        ),
+        op(
+            "cachesvc/store.py:21",
+            "cachesvc.store:JobStore.create",
+            "lpush",
+            "write",
+            &["jobs:pending"],
+        ),
+        op(
+            "cachesvc/store.py:25",
+            "cachesvc.store:JobStore.finish",
+            "expire",
+            "write",
+            &["jobs:{}"],
+        ),
+        op(
+            "cachesvc/store.py:25",
+            "cachesvc.store:JobStore.finish",
+            "hset",
+            "write",
+            &["jobs:{}"],
+        ),
+        op(
+            "cachesvc/store.py:26",
+            "cachesvc.store:JobStore.finish",
+            "xadd",
+            "write",
+            &["jobs:{}:log"],
+        ),
+        op(
+            "cachesvc/store.py:27",
+            "cachesvc.store:JobStore.finish",
+            "execute",
+            "other",
+            &[],
+        ),
+        op(
+            "cachesvc/store.py:30",
+            "cachesvc.store:JobStore.next_job",
+            "brpop",
+            "consume",
+            &["jobs:pending"],
+        ),
+        op(
+            "cachesvc/store.py:33",
+            "cachesvc.store:JobStore.remember_sessions",
+            "mset",
+            "write",
+            &["session:{}"],
+        ),
+        op(
+            "cachesvc/store.py:34",
+            "cachesvc.store:JobStore.remember_sessions",
+            "mset",
+            "write",
+            &["session:admin", "sessions:updated"],
+        ),
+        op(
+            "cachesvc/store.py:42",
+            "cachesvc.store:Limiter.hit",
+            "incr",
+            "write",
+            &["rate:{}:minute"],
+        ),
+        op(
+            "cachesvc/store.py:43",
+            "cachesvc.store:Limiter.hit",
+            "expire",
+            "write",
+            &["rate:{}:minute"],
+        ),
+        op(
+            "cachesvc/worker.py:12",
+            "cachesvc.worker:run_job",
+            "hset",
+            "write",
+            &["job:{}:progress"],
+        ),
+        op(
+            "cachesvc/worker.py:13",
+            "cachesvc.worker:run_job",
+            "zincrby",
+            "write",
+            &["leaderboard:{}"],
+        ),
+        op(
+            "cachesvc/worker.py:14",
+            "cachesvc.worker:run_job",
+            "publish",
+            "publish",
+            &["scores.{}"],
+        ),
+        op(
+            "cachesvc/worker.py:20",
+            "cachesvc.worker:warm_cache",
+            "get",
+            "read",
+            &["leaderboard:{}"],
+        ),
+    ];
+    assert_eq!(ops, expected);
+    let pipelined: Vec<u64> = report["redis"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["via_pipeline"] == true)
+        .map(|o| o["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pipelined, vec![25, 25, 26, 27]);
+    let glob = report["redis"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "scores.*")
+        .unwrap();
+    assert_eq!(glob["glob"], true);
+    assert_eq!(strs(&glob["matches"]), vec!["scores.{}"]);
+}
+
+#[test]
+fn keys_shared_by_a_worker_and_the_web_process_are_couplings() {
+    let report = report_json(&fixture("redis_forms"), &[]);
+    let crossing: Vec<_> = couplings(&report).into_iter().filter(|c| c.4).collect();
+    assert_eq!(
+        crossing,
+        vec![
+            (
+                "job:{}:progress".to_string(),
+                "key".to_string(),
+                vec!["cachesvc.worker.run_job".to_string()],
+                vec!["GET /jobs/{job_id}/progress".to_string()],
+                true
+            ),
+            (
+                "scores.{}".to_string(),
+                "channel".to_string(),
+                vec!["cachesvc.worker.run_job".to_string()],
+                vec!["WS /jobs/scores".to_string()],
+                true
+            ),
+        ]
+    );
+    // Methods called on a fresh instance are followed into.
+    let submit = flow(&report, "POST /jobs/{job_id}");
+    let mut keys: Vec<String> = submit["redis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| strs(&r["keys"]))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys, vec!["jobs:pending", "jobs:{}", "rate:{}:minute"]);
+}
+
+#[test]
+fn the_backend_worker_writes_the_progress_key_the_websocket_polls() {
+    let report = report_json(&fixture("backend"), &[]);
+    let key = report["redis"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "analysis:{}:progress")
+        .expect("the progress key is indexed");
+    let sites = |list: &str| -> Vec<String> {
+        key[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                format!(
+                    "{}:{} {} {}",
+                    u["file"].as_str().unwrap(),
+                    u["line"],
+                    u["function"].as_str().unwrap(),
+                    u["command"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        sites("writers"),
+        vec![
+            "server/actions/analysis.py:39 server.actions.analysis:submit_file_analysis hset",
+            "server/actions/analysis.py:54 server.actions.analysis:submit_repository hset",
+            "server/actions/analysis.py:91 server.actions.analysis:cancel_analysis delete",
+            "tasks/analysis.py:34 tasks.analysis:analyze_file hset",
+            "tasks/analysis.py:42 tasks.analysis:analyze_file hset",
+            "tasks/analysis.py:43 tasks.analysis:analyze_file expire",
+            "tasks/repositories.py:35 tasks.repositories:analyze_repository hset",
+        ]
+    );
+    assert_eq!(
+        sites("readers"),
+        vec![
+            "server/actions/analysis.py:76 server.actions.analysis:get_status hgetall",
+            "server/actions/analysis.py:89 server.actions.analysis:cancel_analysis exists",
+            "server/routes/websocket.py:29 server.routes.websocket:analysis_progress hgetall",
+            "tasks/analysis.py:57 tasks.analysis:summarize hgetall",
+        ]
+    );
+    let all = couplings(&report);
+    let progress = all.iter().find(|c| c.0 == "analysis:{}:progress").unwrap();
+    assert!(progress.4);
+    assert!(
+        progress
+            .2
+            .contains(&"tasks.analysis.analyze_file".to_string())
+    );
+    assert!(
+        progress
+            .3
+            .contains(&"WS /ws/analysis/{analysis_id}".to_string())
+    );
+    // The channel the worker publishes on is read by a loop the lifespan
+    // starts: the web process, outside any request.
+    let events = all.iter().find(|c| c.0 == "analysis-events").unwrap();
+    assert_eq!(
+        (events.1.as_str(), &events.2, &events.3, events.4),
+        (
+            "channel",
+            &vec!["tasks.analysis.analyze_file".to_string()],
+            &vec!["lifespan server.app:lifespan".to_string()],
+            true
+        )
+    );
+}
+
+#[test]
+fn a_route_flow_goes_through_the_service_layer_to_tasks_keys_and_events() {
+    let report = report_json(&fixture("backend"), &[]);
+    let f = flow(&report, "POST /api/v1/analysis/files");
+    assert_eq!(f["kind"], "route");
+    assert_eq!(f["function"], "server.routes.analysis:submit_file");
+    let calls: Vec<String> = f["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["function"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(calls[0], "server.actions.analysis:submit_file_analysis");
+    let sends: Vec<(String, String)> = f["enqueues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["task"].as_str().unwrap().to_string(),
+                e["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sends,
+        vec![
+            (
+                "tasks.analysis.analyze_file".to_string(),
+                "apply_async".to_string()
+            ),
+            (
+                "tasks.analysis.analyze_file".to_string(),
+                "delay".to_string()
+            ),
+        ]
+    );
+    let events: Vec<&str> = f["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec!["analysis_submitted"]);
+    // The dependency get_current_user reads the session key on every request.
+    let reads: Vec<String> = f["redis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["access"] == "read")
+        .flat_map(|r| strs(&r["keys"]))
+        .collect();
+    assert_eq!(reads, vec!["session:{}"]);
+    let repo = flow(&report, "POST /api/v1/repositories");
+    assert_eq!(repo["http"][0]["url"], "https://api.github.com/repos/{}/{}");
+}
+
+/// `(event, package, file:line, via)` of every analytics event.
+fn events(report: &Value) -> Vec<(String, String, String, Vec<String>)> {
+    report["services"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                text(&e["event"]),
+                e["package"].as_str().unwrap().to_string(),
+                format!("{}:{}", e["file"].as_str().unwrap(), e["line"]),
+                strs(&e["via"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn analytics_events_are_read_where_they_are_written_through_wrappers() {
+    let report = report_json(&fixture("services_forms"), &[]);
+    let track = "shop.telemetry:track at shop/telemetry.py:21".to_string();
+    let e = |name: &str, pkg: &str, at: &str, via: &[&String]| {
+        (
+            name.to_string(),
+            pkg.to_string(),
+            at.to_string(),
+            via.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    let audit = "shop.telemetry:audit at shop/telemetry.py:25".to_string();
+    let emit = "shop.telemetry:Telemetry.emit at shop/telemetry.py:33".to_string();
+    assert_eq!(
+        events(&report),
+        vec![
+            e("order_placed", "mixpanel", "shop/orders.py:8", &[&track]),
+            e("checkout_completed", "posthog", "shop/orders.py:9", &[]),
+            e("order_shipped", "posthog", "shop/orders.py:10", &[]),
+            e("order_{}", "mixpanel", "shop/orders.py:11", &[&emit]),
+            e("Order Placed", "amplitude", "shop/orders.py:12", &[]),
+            e("Order Completed", "segment", "shop/orders.py:13", &[]),
+            e(
+                "order_cancelled",
+                "mixpanel",
+                "shop/orders.py:18",
+                &[&track]
+            ),
+            e(
+                "inventory_synced",
+                "mixpanel",
+                "shop/orders.py:22",
+                &[&audit, &track]
+            ),
+            e(
+                "<dynamic: parameter `name` of `shop.orders:forward`, which nothing in the analysed code calls>",
+                "mixpanel",
+                "shop/orders.py:26",
+                &[&track]
+            ),
+        ]
+    );
+    let list = report["services"]["events"].as_array().unwrap();
+    assert_eq!(strs(&list[0]["properties"]), vec!["total", "currency"]);
+    assert_eq!(list[1]["subject"], "user.id");
+    assert_eq!(strs(&list[2]["properties"]), vec!["carrier"]);
+    assert_eq!(strs(&list[7]["properties"]), vec!["count"]);
+    assert_eq!(list[7]["subject"], "\"system\"");
+}
+
+#[test]
+fn http_calls_name_method_and_url_through_clients_base_urls_and_wrappers() {
+    let report = report_json(&fixture("services_forms"), &[]);
+    let calls: Vec<(String, String, String, String, Vec<String>)> =
+        report["services"]["http_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["method"].as_str().unwrap().to_string(),
+                    text(&h["url"]),
+                    h["client"].as_str().unwrap().to_string(),
+                    format!("{}:{}", h["file"].as_str().unwrap(), h["line"]),
+                    strs(&h["via"]),
+                )
+            })
+            .collect();
+    let h = |m: &str, u: &str, c: &str, at: &str, via: &[&str]| {
+        (
+            m.to_string(),
+            u.to_string(),
+            c.to_string(),
+            at.to_string(),
+            via.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    let call = "shop.partners:ShippingClient._call at shop/partners.py:26";
+    assert_eq!(
+        calls,
+        vec![
+            h(
+                "POST",
+                "https://api.stripe.com/v1/charges",
+                "requests",
+                "shop/partners.py:14",
+                &[]
+            ),
+            h(
+                "GET",
+                "https://api.exchangerate.example/latest",
+                "requests",
+                "shop/partners.py:18",
+                &[]
+            ),
+            h(
+                "POST",
+                "https://shipping.example.com/api/labels/{}",
+                "httpx",
+                "shop/partners.py:29",
+                &[call]
+            ),
+            h(
+                "GET",
+                "https://shipping.example.com/api/tracking/{}",
+                "httpx",
+                "shop/partners.py:32",
+                &[call]
+            ),
+            h(
+                "POST",
+                "https://partner.example.org/hooks/orders",
+                "aiohttp",
+                "shop/partners.py:42",
+                &["shop.partners:notify_webhook at shop/partners.py:37"]
+            ),
+            h(
+                "GET",
+                "http://legacy.internal:8080/feed.xml",
+                "urllib",
+                "shop/partners.py:46",
+                &[]
+            ),
+        ]
+    );
+    assert_eq!(
+        report["services"]["http_calls"][0]["host"],
+        "https://api.stripe.com"
+    );
+}
+
+#[test]
+fn sdk_clients_are_listed_with_the_functions_that_use_them() {
+    let report = report_json(&fixture("services_forms"), &[]);
+    let clients: Vec<(String, String, String, String, Vec<String>)> =
+        report["services"]["sdk_clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    format!("{}:{}", c["file"].as_str().unwrap(), c["line"]),
+                    c["category"].as_str().unwrap().to_string(),
+                    c["constructor"].as_str().unwrap().to_string(),
+                    c["form"].as_str().unwrap().to_string(),
+                    strs(&c["used_by"]),
+                )
+            })
+            .collect();
+    let c = |at: &str, cat: &str, ctor: &str, form: &str, users: &[&str]| {
+        (
+            at.to_string(),
+            cat.to_string(),
+            ctor.to_string(),
+            form.to_string(),
+            users.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        clients,
+        vec![
+            c(
+                "shop/partners.py:10",
+                "http-client",
+                "requests.Session",
+                "call",
+                &["shop.partners:charge"]
+            ),
+            c(
+                "shop/partners.py:23",
+                "http-client",
+                "httpx.Client",
+                "call",
+                &["shop.partners:ShippingClient._call"]
+            ),
+            c(
+                "shop/partners.py:36",
+                "http-client",
+                "aiohttp.ClientSession",
+                "call",
+                &["shop.partners:notify_webhook"]
+            ),
+            c(
+                "shop/telemetry.py:12",
+                "analytics",
+                "posthog.project_api_key",
+                "assignment",
+                &[]
+            ),
+            c(
+                "shop/telemetry.py:13",
+                "analytics",
+                "analytics.write_key",
+                "assignment",
+                &[]
+            ),
+            c(
+                "shop/telemetry.py:15",
+                "analytics",
+                "mixpanel.Mixpanel",
+                "call",
+                &["shop.telemetry:track"]
+            ),
+            c(
+                "shop/telemetry.py:16",
+                "analytics",
+                "amplitude.Amplitude",
+                "call",
+                &["shop.orders:place_order"]
+            ),
+            c(
+                "shop/telemetry.py:17",
+                "monitoring",
+                "sentry_sdk.init",
+                "call",
+                &[]
+            ),
+            c(
+                "shop/telemetry.py:30",
+                "analytics",
+                "mixpanel.Mixpanel",
+                "call",
+                &["shop.telemetry:Telemetry.emit"]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn markdown_report_shows_shared_state_flows_and_outside_services() {
+    let out = explore()
+        .arg(fixture("backend"))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let md = String::from_utf8(out.stdout).unwrap();
+    for heading in [
+        "## What each route and task does",
+        "## Shared state (Redis)",
+        "### Keys that tie the web process to the workers",
+        "## Outside services",
+        "### Analytics events",
+        "### HTTP calls to other services",
+    ] {
+        assert!(md.contains(heading), "missing {heading}");
+    }
+    assert!(md.contains("    e0[\"tasks.analysis.analyze_file\"]\n    e0 -- writes --> k0\n"));
+    assert!(md.contains(
+        "| `analysis_completed` | mixpanel | `analyze_file` `tasks/analysis.py:50` | analysis_id, findings | `server.utils.analytics:track_event` |"
+    ));
+    assert!(md.contains(
+        "| GET | `https://api.github.com/repos/{}/{}` | httpx | `fetch_repository_metadata` `server/actions/repositories.py:16` |  |"
+    ));
+}
