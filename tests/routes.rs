@@ -805,3 +805,119 @@ fn routes_registered_through_calls_are_found() {
     assert_eq!(checker["kind"], "callable_instance");
     assert_eq!(strings(&checker["used_by"]), ["GET /admin/stats"]);
 }
+
+#[test]
+fn loops_over_literal_collections_register_one_router_per_pass() {
+    let report = report_json(&fixture("fastapi_loops"), &[]);
+    assert_eq!(
+        route_rows(&report),
+        vec![
+            row("GET", "/areas/invoices", "gateway.areas:list_invoices"),
+            row("GET", "/areas/parcels", "gateway.areas:list_parcels"),
+            row("GET", "/api/v1/invoices", "gateway.areas:list_invoices"),
+            row("GET", "/api/v2/parcels", "gateway.areas:list_parcels"),
+            row("GET", "/tools/metrics/health", "gateway.tools:health"),
+            row("GET", "/tools/docs/index", "gateway.tools:docs_index"),
+            row("mount", "{?}", ""),
+            row(
+                "GET",
+                "/teams/{team_id}/widgets",
+                "gateway.main:list_widgets"
+            ),
+        ]
+    );
+    // The list filled at run time is not unrolled: the inclusion is kept,
+    // marked, and may not happen at all.
+    let extra = &report["routes"][6];
+    assert_eq!(extra["unresolved_include"], true);
+    assert_eq!(extra["conditional"], true);
+    assert!(!extra["dynamic"].as_array().unwrap().is_empty());
+    // Mounted applications are not applications of their own.
+    let apps: Vec<(String, u64, Vec<String>)> = report["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["object"].as_str().unwrap().to_string(),
+                a["route_count"].as_u64().unwrap(),
+                strings(&a["mounted_in"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        apps,
+        vec![
+            ("gateway.main:app".to_string(), 8, vec![]),
+            (
+                "gateway.tools:metrics".to_string(),
+                1,
+                vec!["gateway/main.py:19".to_string()]
+            ),
+            (
+                "gateway.tools:docs".to_string(),
+                1,
+                vec!["gateway/main.py:19".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(
+        strings(&route(&report, "GET", "/areas/invoices")["tags"]),
+        vec!["billing"]
+    );
+}
+
+#[test]
+fn doubled_braces_in_an_f_string_path_are_one_brace() {
+    let report = report_json(&fixture("fastapi_loops"), &[]);
+    let r = route(&report, "GET", "/teams/{team_id}/widgets");
+    let params: Vec<(String, String)> = r["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        params,
+        vec![
+            ("team_id".to_string(), "path".to_string()),
+            ("page".to_string(), "query".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn route_table_marks_unresolved_inclusions_and_run_time_parts() {
+    let out = explore()
+        .args(["routes", "--quiet"])
+        .arg(fixture("fastapi_loops"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let include = text
+        .lines()
+        .find(|l| l.starts_with("INCLUDE "))
+        .expect("the unresolved inclusion has a row");
+    let cells: Vec<&str> = include
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cells,
+        vec![
+            "INCLUDE",
+            "{?} (conditional)",
+            "the routes of `router`",
+            "none",
+            "gateway/main.py:22"
+        ]
+    );
+    assert!(text.contains("{?} marks a part of a path known only at run time"));
+}

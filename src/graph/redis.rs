@@ -19,10 +19,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::calls::{bound_name, called_function, last_name, param_of};
-use super::values::StrValue;
+use super::values::{StrValue, literal_expr, substitute};
 use super::{Program, Target};
 use crate::report::render_expr;
-use crate::scan::facts::{Call, Expr, FPart, Param, ScopeKind, Stmt};
+use crate::scan::facts::{Call, Expr, Param, ScopeKind, Stmt};
 
 /// Everything Redis in a program.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -1266,63 +1266,6 @@ fn dotted_expr(s: &str) -> Option<Expr> {
         e = Expr::Attr(Box::new(e), p.to_string());
     }
     Some(e)
-}
-
-/// An expression that folds back to `v` in any scope; `None` for dynamic
-/// values, which are better left as the parameter (a hole).
-fn literal_expr(v: &StrValue) -> Option<Expr> {
-    match v {
-        StrValue::Known { value, .. } => Some(Expr::Str(value.clone())),
-        StrValue::Pattern { value } => {
-            let mut parts = Vec::new();
-            for (i, lit) in value.split("{}").enumerate() {
-                if i > 0 {
-                    parts.push(FPart::Hole(Expr::Other("run-time value".into())));
-                }
-                if !lit.is_empty() {
-                    parts.push(FPart::Lit(lit.to_string()));
-                }
-            }
-            Some(Expr::FStr(parts))
-        }
-        StrValue::Dynamic { .. } => None,
-    }
-}
-
-/// `e` with the names in `map` replaced.
-fn substitute(e: &Expr, map: &HashMap<&str, Expr>) -> Expr {
-    if map.is_empty() {
-        return e.clone();
-    }
-    let sub = |x: &Expr| substitute(x, map);
-    match e {
-        Expr::Name(n) => map.get(n.as_str()).cloned().unwrap_or_else(|| e.clone()),
-        Expr::FStr(parts) => Expr::FStr(
-            parts
-                .iter()
-                .map(|p| match p {
-                    FPart::Hole(h) => FPart::Hole(sub(h)),
-                    lit => lit.clone(),
-                })
-                .collect(),
-        ),
-        Expr::BinOp(l, op, r) => Expr::BinOp(Box::new(sub(l)), *op, Box::new(sub(r))),
-        Expr::Tuple(v) => Expr::Tuple(v.iter().map(sub).collect()),
-        Expr::List(v) => Expr::List(v.iter().map(sub).collect()),
-        Expr::Call(c) => {
-            let mut c2 = (**c).clone();
-            c2.args = c.args.iter().map(sub).collect();
-            for k in &mut c2.kwargs {
-                k.value = sub(&k.value);
-            }
-            // The receiver of `"...".format(x)` or `sep.join(...)`.
-            if let Expr::Attr(recv, m) = &c.func {
-                c2.func = Expr::Attr(Box::new(sub(recv)), m.clone());
-            }
-            Expr::Call(std::sync::Arc::new(c2))
-        }
-        other => other.clone(),
-    }
 }
 
 /// Builds the key index from the operations.

@@ -14,6 +14,8 @@ use serde::Serialize;
 use super::Program;
 use super::symbols::Target;
 use crate::report::render_expr;
+use std::collections::HashMap;
+
 use crate::scan::facts::{BinOp, Expr, FPart, ScopeKind, Stmt};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -449,6 +451,63 @@ fn brace_format(fmt: &str, args: &[StrValue], kwargs: &[(String, StrValue)]) -> 
     }
     parts.push(StrValue::known(lit));
     concat(&parts)
+}
+
+/// An expression that folds back to `v` in any scope; `None` for dynamic
+/// values, which are better left as the parameter (a hole).
+pub fn literal_expr(v: &StrValue) -> Option<Expr> {
+    match v {
+        StrValue::Known { value, .. } => Some(Expr::Str(value.clone())),
+        StrValue::Pattern { value } => {
+            let mut parts = Vec::new();
+            for (i, lit) in value.split("{}").enumerate() {
+                if i > 0 {
+                    parts.push(FPart::Hole(Expr::Other("run-time value".into())));
+                }
+                if !lit.is_empty() {
+                    parts.push(FPart::Lit(lit.to_string()));
+                }
+            }
+            Some(Expr::FStr(parts))
+        }
+        StrValue::Dynamic { .. } => None,
+    }
+}
+
+/// `e` with the names in `map` replaced.
+pub fn substitute(e: &Expr, map: &HashMap<&str, Expr>) -> Expr {
+    if map.is_empty() {
+        return e.clone();
+    }
+    let sub = |x: &Expr| substitute(x, map);
+    match e {
+        Expr::Name(n) => map.get(n.as_str()).cloned().unwrap_or_else(|| e.clone()),
+        Expr::FStr(parts) => Expr::FStr(
+            parts
+                .iter()
+                .map(|p| match p {
+                    FPart::Hole(h) => FPart::Hole(sub(h)),
+                    lit => lit.clone(),
+                })
+                .collect(),
+        ),
+        Expr::BinOp(l, op, r) => Expr::BinOp(Box::new(sub(l)), *op, Box::new(sub(r))),
+        Expr::Tuple(v) => Expr::Tuple(v.iter().map(sub).collect()),
+        Expr::List(v) => Expr::List(v.iter().map(sub).collect()),
+        Expr::Call(c) => {
+            let mut c2 = (**c).clone();
+            c2.args = c.args.iter().map(sub).collect();
+            for k in &mut c2.kwargs {
+                k.value = sub(&k.value);
+            }
+            // The receiver of `"...".format(x)` or `sep.join(...)`.
+            if let Expr::Attr(recv, m) = &c.func {
+                c2.func = Expr::Attr(Box::new(sub(recv)), m.clone());
+            }
+            Expr::Call(std::sync::Arc::new(c2))
+        }
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

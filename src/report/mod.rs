@@ -35,6 +35,9 @@ use crate::scan::{SkippedDir, Status};
 /// a removed or renamed field, or a changed meaning. New fields do not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Everything `explore` found in one folder: files, modules and imports,
+/// the web layer, background work, shared state, outside services and the
+/// flows between them.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
@@ -96,8 +99,8 @@ pub struct Summary {
     pub redis_clients: usize,
     pub redis_operations: usize,
     pub redis_keys: usize,
-    /// Keys or channels written by a route and read by a task, or the
-    /// other way round.
+    /// Keys or channels written in a worker and read in the web process,
+    /// or the other way round.
     pub cross_process_keys: usize,
     pub analytics_events: usize,
     pub http_calls: usize,

@@ -24,6 +24,7 @@ fn short(reference: &str) -> &str {
 pub fn method_label(r: &Route) -> String {
     match r.kind {
         RouteKind::Websocket => "WS".into(),
+        RouteKind::Mount if r.unresolved_include => "INCLUDE".into(),
         RouteKind::Mount => "MOUNT".into(),
         RouteKind::Http => r.methods.join(", "),
     }
@@ -37,17 +38,20 @@ fn auth_label(r: &Route) -> String {
             "n/a".into()
         };
     }
-    r.auth
-        .iter()
-        .map(|a| {
-            if a.scopes.is_empty() {
-                a.scheme.clone()
-            } else {
-                format!("{} ({})", a.scheme, a.scopes.join(" "))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    // Two instances of the same scheme (an API key in a header or in the
+    // query, twice) read the same to a person: name each kind once.
+    let mut labels: Vec<String> = Vec::new();
+    for a in &r.auth {
+        let label = if a.scopes.is_empty() {
+            a.scheme.clone()
+        } else {
+            format!("{} ({})", a.scheme, a.scopes.join(" "))
+        };
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    labels.join(", ")
 }
 
 fn deps_label(uses: &[DependencyUse]) -> String {
@@ -490,6 +494,9 @@ pub fn route_table(routes: &[&Route]) -> String {
             if r.conditional {
                 path.push_str(" (conditional)");
             }
+            if r.app.is_none() {
+                path.push_str(" (no app)");
+            }
             [
                 method_label(r),
                 path,
@@ -527,5 +534,15 @@ pub fn route_table(routes: &[&Route]) -> String {
         line([&row[0], &row[1], &row[2], &row[3], &row[4]], &mut out);
     }
     let _ = writeln!(out, "\n{} routes", rows.len());
+    let unattached = routes.iter().filter(|r| r.app.is_none()).count();
+    if unattached > 0 {
+        let _ = writeln!(
+            out,
+            "{unattached} marked (no app): declared on routers that no application includes"
+        );
+    }
+    if routes.iter().any(|r| r.path.contains("{?}")) {
+        out.push_str("{?} marks a part of a path known only at run time\n");
+    }
     out
 }

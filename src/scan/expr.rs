@@ -293,7 +293,16 @@ impl<'a> Converter<'a> {
                         return Expr::Other("bytes".into());
                     }
                 }
+                // In an f-string, `{{` and `}}` stand for one brace.
+                "string_content" if is_f => {
+                    let text = self.text(c).replace("{{", "{").replace("}}", "}");
+                    push_lit(&mut parts, &text);
+                }
                 "string_content" => push_lit(&mut parts, self.text(c)),
+                "escape_interpolation" => {
+                    let text = self.text(c);
+                    push_lit(&mut parts, &text[..text.len().min(1)]);
+                }
                 "escape_sequence" => push_lit(&mut parts, &unescape(self.text(c))),
                 "interpolation" => {
                     let e = c

@@ -15,6 +15,7 @@ pub mod models;
 mod objects;
 mod routes;
 pub mod sockets;
+mod unroll;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -169,6 +170,10 @@ pub struct Route {
     /// For a mount: what is mounted (`static files`, an application, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mounts: Option<String>,
+    /// A mount that stands for an `include_router` whose router is not
+    /// known statically: its routes are somewhere below `path`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved_include: bool,
     /// What a websocket endpoint receives, sends and polls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub websocket: Option<SocketBehaviour>,

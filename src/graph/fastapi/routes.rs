@@ -8,10 +8,11 @@
 //! its own prefix, and carries the tags, dependencies and conditions of
 //! every level down to each route.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::deps::Resolver;
 use super::objects::{ObjId, ObjKind, Objects, RegKind, Registration};
+use super::unroll::{self, Bindings};
 use super::{DeclaredOn, DependencyUse, Inclusion, Route, RouteKind, sockets};
 use crate::graph::values::StrValue;
 use crate::graph::{Program, Target};
@@ -57,6 +58,9 @@ struct Walker<'a, 'p> {
     reached: HashSet<ObjId>,
     /// Routers reached from the application being walked.
     current: Vec<ObjId>,
+    /// Routes found under each object (an application mounted in another
+    /// counts the routes below its mount).
+    counts: HashMap<ObjId, usize>,
 }
 
 pub fn walk<'p>(program: &'p Program, objects: &Objects, deps: &mut Resolver<'p>) -> Walked {
@@ -67,8 +71,14 @@ pub fn walk<'p>(program: &'p Program, objects: &Objects, deps: &mut Resolver<'p>
             && reg.method == "mount"
             && let Some(app) = reg.call.arg(1, "app")
         {
-            for child in objects.objects_of(program, reg.file, reg.scope, app, Some(&reg.ctx)) {
-                mounted.push((child, at(program, reg.file, reg.line)));
+            let passes = unroll::loop_bindings(program, reg.file, reg.scope, &reg.ctx)
+                .unwrap_or_else(|| vec![Bindings::new()]);
+            for b in &passes {
+                let (f, sc, target) = unroll::resolve_bound(b, reg.file, reg.scope, app);
+                let ctx = ((f, sc) == (reg.file, reg.scope)).then_some(&reg.ctx);
+                for child in objects.objects_of(program, f, sc, target, ctx) {
+                    mounted.push((child, at(program, reg.file, reg.line)));
+                }
             }
         }
     }
@@ -95,6 +105,7 @@ pub fn walk<'p>(program: &'p Program, objects: &Objects, deps: &mut Resolver<'p>
         routes: Vec::new(),
         reached: HashSet::new(),
         current: Vec::new(),
+        counts: HashMap::new(),
     };
     let mut apps = Vec::new();
     for root in roots {
@@ -146,11 +157,7 @@ pub fn walk<'p>(program: &'p Program, objects: &Objects, deps: &mut Resolver<'p>
                 .map(|(_, at)| at.clone())
                 .collect(),
             inclusions: inclusions(program, objects, m),
-            route_count: w
-                .routes
-                .iter()
-                .filter(|r| r.router == objects.reference(program, m))
-                .count(),
+            route_count: w.counts.get(&m).copied().unwrap_or(0),
             routers: Vec::new(),
         });
     }
@@ -192,27 +199,34 @@ fn inclusions(program: &Program, objects: &Objects, obj: ObjId) -> Vec<Inclusion
             _ => continue,
         };
         let Some(child) = child else { continue };
-        let targets = objects.objects_of(program, reg.file, reg.scope, child, Some(&reg.ctx));
-        let prefix = prefix.map_or_else(String::new, |p| {
-            piece(&program.eval_str(reg.file, reg.scope, p))
-        });
-        let names: Vec<String> = if targets.is_empty() {
-            vec![render_expr(child)]
-        } else {
-            targets
-                .iter()
-                .map(|t| objects.reference(program, *t))
-                .collect()
-        };
-        for target in names {
-            out.push(Inclusion {
-                target,
-                prefix: prefix.clone(),
-                method: reg.method.clone(),
-                file: program.files[reg.file].path.clone(),
-                line: reg.line,
-                conditional: reg.conditional,
+        let passes = unroll::loop_bindings(program, reg.file, reg.scope, &reg.ctx)
+            .unwrap_or_else(|| vec![Bindings::new()]);
+        for b in &passes {
+            let (cf, cs, target) = unroll::resolve_bound(b, reg.file, reg.scope, child);
+            let ctx = ((cf, cs) == (reg.file, reg.scope)).then_some(&reg.ctx);
+            let targets = objects.objects_of(program, cf, cs, target, ctx);
+            let prefix = prefix.map_or_else(String::new, |p| {
+                let p = unroll::with_strings(program, p, b);
+                piece(&program.eval_str(reg.file, reg.scope, &p))
             });
+            let names: Vec<String> = if targets.is_empty() {
+                vec![render_expr(child)]
+            } else {
+                targets
+                    .iter()
+                    .map(|t| objects.reference(program, *t))
+                    .collect()
+            };
+            for target in names {
+                out.push(Inclusion {
+                    target,
+                    prefix: prefix.clone(),
+                    method: reg.method.clone(),
+                    file: program.files[reg.file].path.clone(),
+                    line: reg.line,
+                    conditional: reg.conditional,
+                });
+            }
         }
     }
     out
@@ -383,6 +397,14 @@ fn path_params(path: &str) -> Vec<String> {
 }
 
 impl<'p> Walker<'_, 'p> {
+    /// Records a route found with `stack` the objects walked down to it.
+    fn add(&mut self, stack: &[ObjId], route: Route) {
+        for obj in stack {
+            *self.counts.entry(*obj).or_default() += 1;
+        }
+        self.routes.push(route);
+    }
+
     fn object(&mut self, obj: ObjId, frame: &Frame) {
         if frame.stack.contains(&obj) || frame.stack.len() > MAX_NESTING {
             return;
@@ -439,7 +461,26 @@ impl<'p> Walker<'_, 'p> {
             .unwrap_or_default()
     }
 
+    /// `include_router`, once per pass when it runs in a loop over a
+    /// literal collection.
     fn include(&mut self, reg: &Registration, frame: &Frame) {
+        match unroll::loop_bindings(self.program, reg.file, reg.scope, &reg.ctx) {
+            Some(passes) => {
+                for b in &passes {
+                    self.include_pass(reg, frame, b);
+                }
+            }
+            None => {
+                // A loop over something known only at run time may run any
+                // number of times, none included.
+                let mut f = frame.clone();
+                f.conditional |= reg.ctx.loop_line.is_some();
+                self.include_pass(reg, &f, &Bindings::new());
+            }
+        }
+    }
+
+    fn include_pass(&mut self, reg: &Registration, frame: &Frame, b: &Bindings) {
         let program = self.program;
         let Some(child) = reg.call.arg(0, "router") else {
             return;
@@ -448,6 +489,7 @@ impl<'p> Walker<'_, 'p> {
         f.via.push(at(program, reg.file, reg.line));
         f.conditional |= reg.conditional;
         if let Some(p) = reg.call.kwarg("prefix") {
+            let p = &unroll::with_strings(program, p, b);
             let v = program.eval_str(reg.file, reg.scope, p);
             let what = format!("include prefix at {}", at(program, reg.file, reg.line));
             f.dynamic.extend(unknown_part(&what, p, &v));
@@ -463,42 +505,48 @@ impl<'p> Walker<'_, 'p> {
             DeclaredOn::Include,
         );
         f.deps.extend(own);
+        let (cf, cs, target) = unroll::resolve_bound(b, reg.file, reg.scope, child);
+        let ctx = (cf, cs) == (reg.file, reg.scope);
         let children = self
             .objects
-            .objects_of(program, reg.file, reg.scope, child, Some(&reg.ctx));
+            .objects_of(program, cf, cs, target, ctx.then_some(&reg.ctx));
         if children.is_empty() {
             let reason = unknown_router(program, reg, child);
-            self.routes.push(Route {
-                methods: Vec::new(),
-                path: format!("{}{{?}}", f.prefix),
-                kind: RouteKind::Mount,
-                app: f.app.clone(),
-                router: render_expr(child),
-                handler: None,
-                handler_at: None,
-                file: program.files[reg.file].path.clone(),
-                line: reg.line,
-                is_async: false,
-                name: None,
-                tags: f.tags.clone(),
-                status_code: None,
-                response_model: None,
-                parameters: Vec::new(),
-                dependencies: Vec::new(),
-                all_dependencies: Vec::new(),
-                auth: Vec::new(),
-                injection: true,
-                conditional: f.conditional,
-                included_via: f.via.clone(),
-                mounts: Some(format!("the routes of `{}`", render_expr(child))),
-                websocket: None,
-                dynamic: [
-                    f.dynamic.clone(),
-                    vec![format!("included router: {reason}")],
-                ]
-                .concat(),
-                notes: f.notes.clone(),
-            });
+            self.add(
+                &f.stack,
+                Route {
+                    methods: Vec::new(),
+                    path: format!("{}{{?}}", f.prefix),
+                    kind: RouteKind::Mount,
+                    app: f.app.clone(),
+                    router: render_expr(child),
+                    handler: None,
+                    handler_at: None,
+                    file: program.files[reg.file].path.clone(),
+                    line: reg.line,
+                    is_async: false,
+                    name: None,
+                    tags: f.tags.clone(),
+                    status_code: None,
+                    response_model: None,
+                    parameters: Vec::new(),
+                    dependencies: Vec::new(),
+                    all_dependencies: Vec::new(),
+                    auth: Vec::new(),
+                    injection: true,
+                    conditional: f.conditional,
+                    included_via: f.via.clone(),
+                    mounts: Some(format!("the routes of `{}`", render_expr(child))),
+                    unresolved_include: true,
+                    websocket: None,
+                    dynamic: [
+                        f.dynamic.clone(),
+                        vec![format!("included router: {reason}")],
+                    ]
+                    .concat(),
+                    notes: f.notes.clone(),
+                },
+            );
             return;
         }
         for c in children {
@@ -514,17 +562,20 @@ impl<'p> Walker<'_, 'p> {
         let (Some(path), Some(app)) = (reg.call.arg(0, "path"), reg.call.arg(1, "app")) else {
             return;
         };
-        let v = program.eval_str(reg.file, reg.scope, path);
-        self.mount_at(
-            reg.file,
-            reg.scope,
-            reg.line,
-            &v,
-            app,
-            frame,
-            router,
-            reg.conditional,
-        );
+        let passes = unroll::loop_bindings(program, reg.file, reg.scope, &reg.ctx)
+            .unwrap_or_else(|| vec![Bindings::new()]);
+        for b in &passes {
+            let v = program.eval_str(reg.file, reg.scope, &unroll::with_strings(program, path, b));
+            self.mount_at(
+                reg.file,
+                reg.line,
+                &v,
+                unroll::resolve_bound(b, reg.file, reg.scope, app),
+                frame,
+                router,
+                reg.conditional,
+            );
+        }
     }
 
     /// `app.frontend("/", directory="dist")`: FastAPI's built-in mount of
@@ -543,43 +594,48 @@ impl<'p> Walker<'_, 'p> {
         let mut f = frame.clone();
         f.conditional |= reg.conditional;
         let prefix = format!("{}{}", frame.prefix, piece(&path));
-        self.routes.push(Route {
-            methods: Vec::new(),
-            path: prefix,
-            kind: RouteKind::Mount,
-            app: f.app.clone(),
-            router: router.to_string(),
-            handler: None,
-            handler_at: None,
-            file: program.files[reg.file].path.clone(),
-            line: reg.line,
-            is_async: false,
-            name: None,
-            tags: Vec::new(),
-            status_code: None,
-            response_model: None,
-            parameters: Vec::new(),
-            dependencies: Vec::new(),
-            all_dependencies: Vec::new(),
-            auth: Vec::new(),
-            injection: false,
-            conditional: f.conditional,
-            included_via: f.via.clone(),
-            mounts: Some(format!("frontend static files{dir}")),
-            websocket: None,
-            dynamic: f.dynamic.clone(),
-            notes: f.notes.clone(),
-        });
+        self.add(
+            &f.stack,
+            Route {
+                methods: Vec::new(),
+                path: prefix,
+                kind: RouteKind::Mount,
+                app: f.app.clone(),
+                router: router.to_string(),
+                handler: None,
+                handler_at: None,
+                file: program.files[reg.file].path.clone(),
+                line: reg.line,
+                is_async: false,
+                name: None,
+                tags: Vec::new(),
+                status_code: None,
+                response_model: None,
+                parameters: Vec::new(),
+                dependencies: Vec::new(),
+                all_dependencies: Vec::new(),
+                auth: Vec::new(),
+                injection: false,
+                conditional: f.conditional,
+                included_via: f.via.clone(),
+                mounts: Some(format!("frontend static files{dir}")),
+                unresolved_include: false,
+                websocket: None,
+                dynamic: f.dynamic.clone(),
+                notes: f.notes.clone(),
+            },
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// A mount at `path` of the application `app`, which is written in
+    /// the given file and scope; the mount call itself is at `file:line`.
     fn mount_at(
         &mut self,
         file: usize,
-        scope: u32,
         line: u32,
         path: &StrValue,
-        app: &Expr,
+        (app_file, app_scope, app): (usize, u32, &Expr),
         frame: &Frame,
         router: &str,
         conditional: bool,
@@ -605,7 +661,9 @@ impl<'p> Walker<'_, 'p> {
             )),
             StrValue::Known { .. } => {}
         }
-        let children = self.objects.objects_of(program, file, scope, app, None);
+        let children = self
+            .objects
+            .objects_of(program, app_file, app_scope, app, None);
         if !children.is_empty() {
             for c in children {
                 let o = &self.objects.objects[c];
@@ -623,7 +681,7 @@ impl<'p> Walker<'_, 'p> {
             return;
         }
         let what = match app {
-            Expr::Call(c) => match program.qualify(file, scope, &c.func) {
+            Expr::Call(c) => match program.qualify(app_file, app_scope, &c.func) {
                 Some(q) if q.ends_with("StaticFiles") => {
                     let dir = c
                         .kwarg("directory")
@@ -634,42 +692,46 @@ impl<'p> Walker<'_, 'p> {
                 Some(q) => format!("`{q}`"),
                 None => format!("`{}`", render_expr(app)),
             },
-            other => match program.qualify(file, scope, other) {
+            other => match program.qualify(app_file, app_scope, other) {
                 Some(q) => format!("`{q}`"),
                 None => format!("`{}`", render_expr(other)),
             },
         };
-        self.routes.push(Route {
-            methods: Vec::new(),
-            path: if f.prefix.is_empty() {
-                "/".to_string()
-            } else {
-                f.prefix.clone()
+        self.add(
+            &f.stack,
+            Route {
+                methods: Vec::new(),
+                path: if f.prefix.is_empty() {
+                    "/".to_string()
+                } else {
+                    f.prefix.clone()
+                },
+                kind: RouteKind::Mount,
+                app: f.app.clone(),
+                router: router.to_string(),
+                handler: None,
+                handler_at: None,
+                file: program.files[file].path.clone(),
+                line,
+                is_async: false,
+                name: None,
+                tags: Vec::new(),
+                status_code: None,
+                response_model: None,
+                parameters: Vec::new(),
+                dependencies: Vec::new(),
+                all_dependencies: Vec::new(),
+                auth: Vec::new(),
+                injection: false,
+                conditional: f.conditional,
+                included_via: frame.via.clone(),
+                mounts: Some(what),
+                unresolved_include: false,
+                websocket: None,
+                dynamic: f.dynamic,
+                notes: f.notes,
             },
-            kind: RouteKind::Mount,
-            app: f.app.clone(),
-            router: router.to_string(),
-            handler: None,
-            handler_at: None,
-            file: program.files[file].path.clone(),
-            line,
-            is_async: false,
-            name: None,
-            tags: Vec::new(),
-            status_code: None,
-            response_model: None,
-            parameters: Vec::new(),
-            dependencies: Vec::new(),
-            all_dependencies: Vec::new(),
-            auth: Vec::new(),
-            injection: false,
-            conditional: f.conditional,
-            included_via: frame.via.clone(),
-            mounts: Some(what),
-            websocket: None,
-            dynamic: f.dynamic,
-            notes: f.notes,
-        });
+        );
     }
 
     /// Starlette-style `routes=[Route(...), WebSocketRoute(...), Mount(...)]`.
@@ -697,7 +759,15 @@ impl<'p> Walker<'_, 'p> {
                         .arg(0, "path")
                         .map_or_else(|| StrValue::known(""), |p| program.eval_str(file, scope, p));
                     if let Some(app) = c.arg(1, "app") {
-                        self.mount_at(file, scope, c.line, &path, app, frame, router, false);
+                        self.mount_at(
+                            file,
+                            c.line,
+                            &path,
+                            (file, scope, app),
+                            frame,
+                            router,
+                            false,
+                        );
                     } else if let Some(inner) = c.kwarg("routes") {
                         let mut f = frame.clone();
                         f.prefix.push_str(&piece(&path));
@@ -856,37 +926,41 @@ impl<'p> Walker<'_, 'p> {
             (true, Some((f, s, _))) => Some(sockets::socket_behaviour(program, f, s)),
             _ => None,
         };
-        self.routes.push(Route {
-            methods,
-            path,
-            kind: if site.ws {
-                RouteKind::Websocket
-            } else {
-                RouteKind::Http
+        self.add(
+            &frame.stack,
+            Route {
+                methods,
+                path,
+                kind: if site.ws {
+                    RouteKind::Websocket
+                } else {
+                    RouteKind::Http
+                },
+                app: frame.app.clone(),
+                router: router.to_string(),
+                handler: handler_def.map(|(f, s)| program.def_ref(f, s)),
+                handler_at: handler_scope.map(|(f, _, sc)| at(program, f, sc.line)),
+                file: program.files[site.file].path.clone(),
+                line: site.line,
+                is_async: handler_scope.is_some_and(|(_, _, sc)| sc.is_async),
+                name,
+                tags,
+                status_code: call.kwarg("status_code").map(render_expr),
+                response_model: call.kwarg("response_model").map(render_expr),
+                parameters,
+                dependencies: deps,
+                all_dependencies,
+                auth,
+                injection,
+                conditional: frame.conditional || site.conditional,
+                included_via: frame.via.clone(),
+                mounts: None,
+                unresolved_include: false,
+                websocket,
+                dynamic,
+                notes,
             },
-            app: frame.app.clone(),
-            router: router.to_string(),
-            handler: handler_def.map(|(f, s)| program.def_ref(f, s)),
-            handler_at: handler_scope.map(|(f, _, sc)| at(program, f, sc.line)),
-            file: program.files[site.file].path.clone(),
-            line: site.line,
-            is_async: handler_scope.is_some_and(|(_, _, sc)| sc.is_async),
-            name,
-            tags,
-            status_code: call.kwarg("status_code").map(render_expr),
-            response_model: call.kwarg("response_model").map(render_expr),
-            parameters,
-            dependencies: deps,
-            all_dependencies,
-            auth,
-            injection,
-            conditional: frame.conditional || site.conditional,
-            included_via: frame.via.clone(),
-            mounts: None,
-            websocket,
-            dynamic,
-            notes,
-        });
+        );
     }
 }
 
