@@ -36,7 +36,8 @@ RUNS=${RUNS:-3}
 CORPORA=${CORPORA:-django homeassistant}
 TIMEOUT=${TIMEOUT:-300}
 PYDEPS_TIMEOUT=${PYDEPS_TIMEOUT:-600}
-EXPLORE_ARGS=${EXPLORE_ARGS:-}
+# Test code is part of the import graph ruff and pydeps see: include it.
+EXPLORE_ARGS="--include-tests ${EXPLORE_ARGS:-}"
 if [[ -n ${THREADS:-} ]]; then
     export RAYON_NUM_THREADS=$THREADS
     EXPLORE_ARGS="--threads $THREADS $EXPLORE_ARGS"

@@ -133,7 +133,7 @@ fn namespace_packages_resolve_without_init_files() {
 
 #[test]
 fn src_layout_names_modules_from_src() {
-    let r = report_json(&fixture("imports/src_layout"), &[]);
+    let r = report_json(&fixture("imports/src_layout"), &["--include-tests"]);
     let core = select(&r["files"], "path", "src/mylib/core.py");
     assert_eq!(core[0]["module"], "mylib.core");
     let e = edges(&r);
@@ -152,6 +152,23 @@ fn src_layout_names_modules_from_src() {
         "top_level"
     )));
     assert!(r["roots"].as_array().unwrap().contains(&Value::from("src")));
+}
+
+#[test]
+fn test_code_is_listed_as_skipped_unless_asked_for() {
+    let r = report_json(&fixture("imports/src_layout"), &[]);
+    let test = select(&r["files"], "path", "tests/test_core.py");
+    assert_eq!(test[0]["status"], "skipped");
+    assert_eq!(
+        test[0]["reason"],
+        "test code (pass --include-tests to analyse it)"
+    );
+    assert!(!edges(&r).iter().any(|e| e.0 == "tests/test_core.py"));
+    let with = report_json(&fixture("imports/src_layout"), &["--include-tests"]);
+    assert_eq!(
+        select(&with["files"], "path", "tests/test_core.py")[0]["status"],
+        "analyzed"
+    );
 }
 
 #[test]
@@ -534,6 +551,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "redis_forms",
         "services_forms",
         "fastapi_loops",
+        "celery_wrappers",
         "fastapi_dynamic",
         "fastapi_indirect",
     ] {

@@ -552,3 +552,159 @@ fn markdown_report_has_a_background_work_section() {
     ));
     assert!(md.contains("- `tasks.analysis.analyze_file` -> `tasks.analysis.summarize`"));
 }
+
+#[test]
+fn tasks_made_through_aliases_wrappers_and_calls_get_celerys_names() {
+    let report = report_json(&fixture("celery_wrappers"), &[]);
+    assert_eq!(
+        tasks(&report),
+        vec![
+            t(
+                "depot.jobs.sweep",
+                "depot.jobs:sweep",
+                "depot",
+                "shared_task"
+            ),
+            t("depot.stack", "depot.jobs:stack", "depot", "app.task"),
+            t("tidy_up", "depot.jobs:tidy", "depot", "shared_task"),
+            t(
+                "depot.jobs.count_crates",
+                "depot.jobs:count_crates",
+                "priority",
+                "shared_task"
+            ),
+            t(
+                "depot.jobs.load_pallets",
+                "depot.jobs:load_pallets",
+                "bulk-lane",
+                "app.task"
+            ),
+            t(
+                "depot.jobs.slow_audit",
+                "depot.jobs:slow_audit",
+                "depot.slow",
+                "app.task"
+            ),
+            t("depot.jobs.inner", "depot.jobs:paint", "depot", "app.task"),
+            t(
+                "depot.jobs.plain_count",
+                "depot.jobs:plain_count",
+                "depot",
+                "app.task"
+            ),
+            t(
+                "docs-examples.sample.demo",
+                "docs-examples.sample:demo",
+                "depot",
+                "shared_task"
+            ),
+        ]
+    );
+    let tidy = task(&report, "tidy_up");
+    assert_eq!(tidy["via"], "depot.jobs:worker_task");
+    let options: Vec<String> = tidy["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{}={}",
+                o["name"].as_str().unwrap(),
+                o["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(options, vec!["name=\"tidy_up\"", "acks_late=True"]);
+    assert!(
+        task(&report, "docs-examples.sample.demo")["not_registered"]
+            .as_str()
+            .unwrap()
+            .contains("`docs-examples` is not a Python identifier")
+    );
+    assert!(task(&report, "depot.jobs.sweep")["not_registered"].is_null());
+    let app = &report["celery_apps"][0];
+    assert_eq!(app["default_queue"], "depot");
+    assert!(
+        app["default_queue_note"]
+            .as_str()
+            .unwrap()
+            .contains("DEPOT_QUEUE")
+    );
+}
+
+#[test]
+fn test_code_and_hidden_tooling_folders_define_no_tasks() {
+    let report = report_json(&fixture("celery_wrappers"), &[]);
+    let test = common::select(&report["files"], "path", "tests/test_jobs.py");
+    assert_eq!(test[0]["status"], "skipped");
+    assert_eq!(
+        report["skipped_dirs"],
+        serde_json::json!([{"path": ".lint", "reason": "hidden folder"}])
+    );
+    let with = report_json(&fixture("celery_wrappers"), &["--include-tests"]);
+    assert!(tasks(&with).iter().any(|t| t.0 == "probe.fake"));
+}
+
+#[test]
+fn a_task_chosen_at_run_time_is_sent_to_each_candidate() {
+    let report = report_json(&fixture("celery_wrappers"), &[]);
+    let sites = sends(&report, "depot/jobs.py");
+    assert_eq!(
+        sites,
+        vec![
+            s(74, "delay", "depot.jobs.sweep", "depot.jobs:dispatch"),
+            s(74, "delay", "depot.stack", "depot.jobs:dispatch"),
+            s(
+                82,
+                "apply_async",
+                "depot.jobs.count_crates",
+                "depot.jobs:dispatch_if"
+            ),
+            s(82, "apply_async", "tidy_up", "depot.jobs:dispatch_if"),
+        ]
+    );
+    let e = enqueue(&report, "depot/jobs.py", 74, "delay");
+    assert_eq!(
+        e["reason"],
+        "one of 2 tasks, chosen at run time by `handler`"
+    );
+    assert_eq!(
+        enqueue(&report, "depot/jobs.py", 82, "apply_async")["queue"],
+        "overflow"
+    );
+}
+
+#[test]
+fn beat_entries_merged_from_another_dict_are_followed() {
+    let report = report_json(&fixture("celery_wrappers"), &[]);
+    let beat: Vec<(String, String, String, u64)> = report["beat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_string(),
+                text(&b["task"]),
+                b["file"].as_str().unwrap().to_string(),
+                b["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        beat,
+        vec![
+            (
+                "hourly-sweep".to_string(),
+                "depot.jobs.sweep".to_string(),
+                "depot/app.py".to_string(),
+                13
+            ),
+            (
+                "nightly-stack".to_string(),
+                "depot.stack".to_string(),
+                "depot/schedules.py".to_string(),
+                3
+            ),
+        ]
+    );
+}

@@ -134,6 +134,12 @@ pub struct ScanArgs {
     /// analysing them. Repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Analyse test code too (folders named tests, test or testing, and
+    /// files named test_*.py, *_test.py, tests.py, conftest.py). By default
+    /// it is listed as skipped: its apps, routes and tasks are not the
+    /// service's.
+    #[arg(long)]
+    pub include_tests: bool,
     /// An import root (a folder on sys.path), relative to PATH. Repeatable;
     /// replaces the detected roots.
     #[arg(long, value_name = "DIR")]
@@ -159,6 +165,7 @@ impl From<&ScanArgs> for ScanConfig {
                 no_ignore: a.no_ignore,
                 exclude: a.exclude.clone(),
                 follow_links: a.follow_links,
+                include_tests: a.include_tests,
             },
             limits: Limits {
                 max_file_size: a.max_file_size,

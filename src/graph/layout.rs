@@ -6,7 +6,9 @@
 //! several-roots layouts alike; and the folder of every loose module (a file
 //! in a folder without `__init__.py`). A loose module below another root is
 //! named through it, as a PEP 420 namespace package portion, unless a
-//! package root stands in between.
+//! package root stands in between. A folder holding Django's `manage.py`
+//! is a root too, even below a package, since that is where the project
+//! runs from.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -75,16 +77,26 @@ impl Layout {
         // portion of the outer one (`app/feedback/incident` is
         // `app.feedback.incident` when `app` is a package), so the climb
         // goes on through it.
+        // Django's `manage.py` runs with its own folder on `sys.path`, so
+        // that folder is a root even inside a package (a stray
+        // `__init__.py` above a service's code is common).
+        let is_entry = |dir: &str| files.contains(&join(dir, "manage.py"));
         let package_top = |dir: &'_ str| -> String {
             let mut top = dir.to_string();
             loop {
-                while is_pkg(parent(&top)) {
+                while is_pkg(parent(&top)) && !is_entry(parent(&top)) {
                     top = parent(&top).to_string();
+                }
+                if is_entry(parent(&top)) {
+                    return top;
                 }
                 let mut d = parent(&top);
                 let mut outer = None;
                 while !d.is_empty() {
                     d = parent(d);
+                    if is_entry(d) {
+                        break;
+                    }
                     if is_pkg(d) {
                         outer = Some(d.to_string());
                         break;

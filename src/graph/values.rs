@@ -352,7 +352,8 @@ impl Program {
 
 /// `os.environ["X"]`-style reads are recognised by [`Program::eval_str`] on
 /// subscripts; this handles the call forms `os.getenv("X")` and
-/// `os.environ.get("X", default)`.
+/// `os.environ.get("X", default)`: the default, noted as such, or dynamic
+/// without one.
 fn env_lookup(callee: &str, call: &crate::scan::facts::Call) -> Option<StrValue> {
     if !(callee.ends_with("getenv") || callee.ends_with("environ.get")) {
         return None;
@@ -363,11 +364,16 @@ fn env_lookup(callee: &str, call: &crate::scan::facts::Call) -> Option<StrValue>
         .get(1)
         .or_else(|| call.kwarg("default"))
         .and_then(Expr::as_str);
-    Some(StrValue::Dynamic {
-        reason: match default {
-            Some(d) => format!("environment variable {name} (default {d:?})"),
-            None => format!("environment variable {name}"),
+    // With a default, the default is what runs unless the environment
+    // says otherwise: the same footing as a settings field's default.
+    Some(match default {
+        Some(d) => StrValue::Known {
+            value: d.to_string(),
+            note: Some(format!(
+                "default of environment variable {name}, which may override it"
+            )),
         },
+        None => StrValue::dynamic(format!("environment variable {name}")),
     })
 }
 

@@ -136,10 +136,16 @@ fn tasks_by_queue(c: &CeleryMap, out: &mut String) {
             } else {
                 t.enqueued_at.join(", ")
             };
+            let never = t
+                .not_registered
+                .as_deref()
+                .map(|r| format!(" (no worker registers it: {r})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| `{}` | `{}` `{}:{}` | {} | {} |",
+                "| `{}`{} | `{}` `{}:{}` | {} | {} |",
                 shown(&t.name),
+                cell(&never),
                 t.function,
                 t.file,
                 t.line,
@@ -258,12 +264,16 @@ pub fn task_table(c: &CeleryMap) -> String {
     for t in &c.tasks {
         let _ = writeln!(
             out,
-            "{}  [queue {}]  {}  {}:{}",
+            "{}  [queue {}]  {}  {}:{}{}",
             shown(&t.name),
             t.queue,
             t.function,
             t.file,
-            t.line
+            t.line,
+            t.not_registered
+                .as_deref()
+                .map(|r| format!("  (no worker registers it: {r})"))
+                .unwrap_or_default()
         );
         let sites: Vec<&Enqueue> = c
             .enqueues

@@ -14,6 +14,8 @@ pub struct DiscoverOptions {
     /// Globs, relative to the root, whose files are reported as skipped.
     pub exclude: Vec<String>,
     pub follow_links: bool,
+    /// Analyse test code too; by default it is reported as skipped.
+    pub include_tests: bool,
 }
 
 /// A Python file found by the walk.
@@ -80,6 +82,9 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, r)| *r)
+            // A `.gitignore` rule such as `!.lint/` lets a hidden folder
+            // back in; it is still tooling, not the project's code.
+            .or_else(|| name.starts_with('.').then_some("hidden folder"))
             .or_else(|| {
                 entry
                     .path()
@@ -122,7 +127,10 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
             continue;
         }
         let rel = relative(root, path);
-        let excluded = excluded_by(&excludes, root, path);
+        let excluded = excluded_by(&excludes, root, path).or_else(|| {
+            (!opts.include_tests && is_test_code(&rel))
+                .then(|| "test code (pass --include-tests to analyse it)".to_string())
+        });
         files.push(SourceFile {
             rel,
             abs: path.to_path_buf(),
@@ -137,6 +145,22 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
         files,
         skipped_dirs,
     })
+}
+
+/// Whether a file is test code by the conventions pytest and unittest
+/// projects follow: under a `tests`, `test` or `testing` folder, or named
+/// `test_*.py`, `*_test.py`, `tests.py` or `conftest.py`.
+pub fn is_test_code(rel: &str) -> bool {
+    let (dirs, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let stem = file
+        .strip_suffix(".py")
+        .or_else(|| file.strip_suffix(".pyi"))
+        .unwrap_or(file);
+    dirs.split('/')
+        .any(|d| matches!(d, "tests" | "test" | "testing"))
+        || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || matches!(stem, "tests" | "conftest")
 }
 
 /// `path` relative to `root`, `/`-separated.
@@ -167,4 +191,34 @@ fn excluded_by(excludes: &ignore::overrides::Override, root: &Path, path: &Path)
         is_dir = true;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_test_code;
+
+    #[test]
+    fn test_code_is_recognised_by_folder_and_file_name() {
+        for test in [
+            "tests/test_api.py",
+            "app/tests/factories.py",
+            "test/helpers.py",
+            "pkg/testing/fixtures.py",
+            "app/test_views.py",
+            "app/views_test.py",
+            "app/tests.py",
+            "conftest.py",
+        ] {
+            assert!(is_test_code(test), "{test}");
+        }
+        for code in [
+            "app/views.py",
+            "app/testimonials.py",
+            "contest/rules.py",
+            "app/latest.py",
+            "attestation/service.py",
+        ] {
+            assert!(!is_test_code(code), "{code}");
+        }
+    }
 }

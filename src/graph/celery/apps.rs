@@ -91,6 +91,7 @@ pub fn find(program: &Program) -> Vec<AppInfo> {
                     autodiscover: Vec::new(),
                     task_routes: Vec::new(),
                     default_queue: "celery".into(),
+                    default_queue_note: None,
                 };
                 for k in &call.kwargs {
                     if let Some(key) = &k.name {
@@ -583,9 +584,16 @@ fn apply(
             app.entry.result_backend = Some(setting());
         }
         "task_default_queue" => {
-            if let Some(q) = program.eval_str(file, scope, value).as_known() {
-                app.entry.default_queue = q.to_string();
-            }
+            let (queue, note) = match program.eval_str(file, scope, value) {
+                StrValue::Known { value, note } => (value, note),
+                StrValue::Pattern { value } => (
+                    value.replace("{}", "{?}"),
+                    Some("partly known only at run time".to_string()),
+                ),
+                StrValue::Dynamic { reason } => ("{?}".to_string(), Some(reason)),
+            };
+            app.entry.default_queue = queue;
+            app.entry.default_queue_note = note;
         }
         "include" | "imports" => {
             if let Some(items) = resolved_elements(program, file, scope, value) {
@@ -740,43 +748,89 @@ pub fn beat(program: &Program, apps: &[AppInfo], tasks: &[TaskInfo]) -> Vec<Beat
                 });
                 continue;
             };
-            for (k, v) in pairs {
-                let name = program
-                    .eval_str(f, s, k)
-                    .text()
-                    .map_or_else(|| render_expr(k), str::to_string);
-                let field = |key: &str| -> Option<&Expr> {
-                    match v {
-                        Expr::Dict(opts) => opts
-                            .iter()
-                            .find(|(ok, _)| ok.as_str() == Some(key))
-                            .map(|(_, ov)| ov),
-                        Expr::Call(c) => c.kwarg(key),
-                        _ => None,
-                    }
-                };
-                let task = field("task").map_or_else(
-                    || StrValue::Dynamic {
-                        reason: "no `task` key".into(),
-                    },
-                    |t| program.eval_str(f, s, t),
-                );
-                out.push(BeatEntry {
-                    task_found: task
-                        .as_known()
-                        .is_some_and(|n| tasks.iter().any(|t| t.task.name.as_known() == Some(n))),
-                    name,
-                    task,
-                    schedule: field("schedule").map_or_else(String::new, schedule_text),
-                    args: field("args").map(render_expr),
-                    form: "beat_schedule".into(),
-                    file: program.files[f].path.clone(),
-                    line: at,
-                });
-            }
+            beat_entries(program, tasks, (f, s, at), pairs, &mut out, 0);
         }
     }
     out
+}
+
+/// The entries of one `beat_schedule` dict written at `(file, scope)`,
+/// placed at line `at`; `**other` merges another dict's entries, followed
+/// to where that dict is written.
+fn beat_entries(
+    program: &Program,
+    tasks: &[TaskInfo],
+    (f, s, at): (usize, u32, u32),
+    pairs: &[(Expr, Expr)],
+    out: &mut Vec<BeatEntry>,
+    depth: u32,
+) {
+    for (k, v) in pairs {
+        if let Expr::DoubleStarred(inner) = k {
+            let merged = match program.resolve(f, s, inner) {
+                Target::Value {
+                    file,
+                    scope,
+                    line,
+                    value: Expr::Dict(more),
+                } if depth < 8 => Some((file, scope, line, more)),
+                _ => None,
+            };
+            match merged {
+                Some((mf, ms, ml, more)) => {
+                    beat_entries(program, tasks, (mf, ms, ml), more, out, depth + 1);
+                }
+                None => out.push(BeatEntry {
+                    name: render_expr(k),
+                    task: StrValue::Dynamic {
+                        reason: format!(
+                            "entries merged from `{}`, which is computed at run time",
+                            render_expr(inner)
+                        ),
+                    },
+                    task_found: false,
+                    schedule: String::new(),
+                    args: None,
+                    form: "beat_schedule".into(),
+                    file: program.files[f].path.clone(),
+                    line: at,
+                }),
+            }
+            continue;
+        }
+        let name = program
+            .eval_str(f, s, k)
+            .text()
+            .map_or_else(|| render_expr(k), str::to_string);
+        let field = |key: &str| -> Option<&Expr> {
+            match v {
+                Expr::Dict(opts) => opts
+                    .iter()
+                    .find(|(ok, _)| ok.as_str() == Some(key))
+                    .map(|(_, ov)| ov),
+                Expr::Call(c) => c.kwarg(key),
+                _ => None,
+            }
+        };
+        let task = field("task").map_or_else(
+            || StrValue::Dynamic {
+                reason: "no `task` key".into(),
+            },
+            |t| program.eval_str(f, s, t),
+        );
+        out.push(BeatEntry {
+            task_found: task
+                .as_known()
+                .is_some_and(|n| tasks.iter().any(|t| t.task.name.as_known() == Some(n))),
+            name,
+            task,
+            schedule: field("schedule").map_or_else(String::new, schedule_text),
+            args: field("args").map(render_expr),
+            form: "beat_schedule".into(),
+            file: program.files[f].path.clone(),
+            line: at,
+        });
+    }
 }
 
 /// `every 300.0 s` for a number of seconds, else the expression.

@@ -88,8 +88,25 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
                 };
                 match &call.func {
                     Expr::Attr(base, method) if TASK_METHODS.contains(&method.as_str()) => {
+                        let choices = if task_of(file, si, base).is_none() {
+                            chosen_among(program, &task_of, file, si, base)
+                        } else {
+                            Vec::new()
+                        };
                         if let Some(t) = task_of(file, si, base) {
                             enqueues.push(site.by_task(program, tasks, t, method, call, None));
+                        } else if !choices.is_empty() {
+                            // `{"sms": send_sms, "mail": send_mail}[kind].delay(...)`:
+                            // each task it may be is a possible target.
+                            for &t in &choices {
+                                let mut e = site.by_task(program, tasks, t, method, call, None);
+                                e.reason = Some(format!(
+                                    "one of {} tasks, chosen at run time by `{}`",
+                                    choices.len(),
+                                    render_expr(base)
+                                ));
+                                enqueues.push(e);
+                            }
                         } else if matches!(method.as_str(), "delay" | "apply_async")
                             && let Some(name) =
                                 signature_value(program, &task_of, tasks, file, si, base)
@@ -98,6 +115,7 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
                             enqueues
                                 .push(site.by_name(program, tasks, &by_name, name, method, call));
                         } else if matches!(method.as_str(), "signature" | "subtask")
+                            && !outside_celery(program, file, si, base)
                             && let Some(n) = call.args.first().filter(|a| is_stringish(a))
                         {
                             let name = program.eval_str(file, si, n);
@@ -363,6 +381,89 @@ fn signature_value(
                 .map(|a| program.eval_str(f, s, a))
         }
     }
+}
+
+/// `inspect.signature(f)` and other modules' `signature`: a receiver
+/// that is a module or object from outside Celery.
+fn outside_celery(program: &Program, file: usize, scope: u32, base: &Expr) -> bool {
+    matches!(program.resolve(file, scope, base),
+        Target::External(q) if q.split('.').next() != Some("celery"))
+}
+
+/// The tasks an expression may be when it is chosen at run time: a value
+/// of a dict of tasks (`TASKS[kind]`, `TASKS.get(kind)`), or a name the
+/// function binds to different tasks on different branches.
+fn chosen_among(
+    program: &Program,
+    task_of: &dyn Fn(usize, u32, &Expr) -> Option<usize>,
+    file: usize,
+    scope: u32,
+    base: &Expr,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut push = |t: usize| {
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    };
+    let from_dict = |d: &Expr, push: &mut dyn FnMut(usize)| {
+        let (f, sc, dict) = match d {
+            Expr::Dict(_) => (file, scope, d),
+            Expr::Name(_) | Expr::Attr(..) => match program.resolve(file, scope, d) {
+                Target::Value {
+                    file: f,
+                    scope: s,
+                    value,
+                    ..
+                } => (f, s, value),
+                _ => return,
+            },
+            _ => return,
+        };
+        if let Expr::Dict(pairs) = dict {
+            for (_, v) in pairs {
+                if let Some(t) = task_of(f, sc, v) {
+                    push(t);
+                }
+            }
+        }
+    };
+    let pick = |e: &Expr, push: &mut dyn FnMut(usize)| match e {
+        Expr::Subscript(d, _) => from_dict(d, push),
+        Expr::Call(c) => {
+            if let Expr::Attr(d, m) = &c.func
+                && m == "get"
+            {
+                from_dict(d, push);
+            }
+        }
+        _ => {}
+    };
+    match base {
+        Expr::Subscript(..) | Expr::Call(_) => pick(base, &mut push),
+        Expr::Name(n) => {
+            // Every assignment to the name in this function: branches of
+            // an `if`, or one lookup in a dict of tasks.
+            if let Some(sc) = program.scope(file, scope) {
+                for st in &sc.stmts {
+                    if let Stmt::Assign {
+                        targets,
+                        value: Some(v),
+                        ..
+                    } = st
+                        && targets.iter().any(|t| matches!(t, Expr::Name(x) if x == n))
+                    {
+                        match task_of(file, scope, v) {
+                            Some(t) => push(t),
+                            None => pick(v, &mut push),
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 fn is_stringish(e: &Expr) -> bool {

@@ -59,8 +59,13 @@ pub struct CeleryApp {
     /// `task_routes` entries, in matching order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub task_routes: Vec<TaskRoute>,
-    /// `task_default_queue`, or Celery's default `celery`.
+    /// `task_default_queue`, or Celery's default `celery`; `{?}` for parts
+    /// known only at run time.
     pub default_queue: String,
+    /// Where the default queue comes from, when it is set but not known
+    /// outright: the reason it is dynamic, or the assumption it rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_queue_note: Option<String>,
 }
 
 /// A configuration value: its text or where it comes from.
@@ -117,6 +122,10 @@ pub struct Task {
     pub line: u32,
     /// `app.task`, `shared_task` or `register_task`.
     pub form: String,
+    /// The project's own decorator that makes it a task, when it is not
+    /// `app.task` or `shared_task` itself (`module:qualname`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// The app it is declared on; absent for `shared_task`, which every
     /// app gets.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,6 +153,11 @@ pub struct Task {
     pub direct_calls: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub conditional: bool,
+    /// Why no worker can register it, when that is so: its module has no
+    /// importable name (a folder like `docs-snippets` or `.lint` is not a
+    /// Python package), so nothing can import it by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_registered: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -12,7 +12,7 @@
 use crate::graph::values::StrValue;
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
-use crate::scan::facts::{Call, Expr, ScopeKind, Stmt};
+use crate::scan::facts::{Call, Expr, Keyword, ParamKind, ScopeKind, Stmt};
 
 use super::apps::{AppInfo, app_of, glob_match};
 use super::{Task, TaskOption};
@@ -23,6 +23,9 @@ pub struct TaskInfo {
     pub scope: u32,
     pub app: Option<usize>,
     pub task: Task,
+    /// `queue=` folded where it is written, and the base class it comes
+    /// from when inherited.
+    queue: Option<(StrValue, Option<String>)>,
 }
 
 const SHARED: [&str; 5] = [
@@ -57,39 +60,77 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
     let mut out = Vec::new();
     for (file, _, facts) in program.analyzed() {
         for (si, sc) in facts.scopes.iter().enumerate() {
-            if sc.kind != ScopeKind::Function || sc.decorators.is_empty() {
-                continue;
-            }
             let outer = sc.parent.unwrap_or(0);
-            for dec in &sc.decorators {
-                let (callee, call) = match dec {
-                    Expr::Call(c) => (&c.func, Some(c.as_ref())),
+            if sc.kind == ScopeKind::Function {
+                for dec in &sc.decorators {
+                    let (callee, call) = match dec {
+                        Expr::Call(c) => (&c.func, Some(c.as_ref())),
+                        other => (other, None),
+                    };
+                    if !matches!(callee, Expr::Name(_) | Expr::Attr(..)) {
+                        continue;
+                    }
+                    let Some(maker) = task_maker(program, apps, file, outer, callee, 0) else {
+                        continue;
+                    };
+                    let mut task = function_task(program, apps, file, si as u32, &maker, call);
+                    // Decorators below the task decorator run first; one that
+                    // returns its own inner function hands Celery that name.
+                    let below = &sc.decorators
+                        [sc.decorators.iter().position(|d| d == dec).unwrap_or(0) + 1..];
+                    if call.and_then(|c| c.kwarg("name")).is_none()
+                        && let Some((df, inner)) = renamed_by(program, file, outer, below)
+                    {
+                        let (name, alt) = automatic_name(program, apps, df, maker.app, &inner);
+                        task.task.name = StrValue::known(name);
+                        task.task.alternative_name = alt;
+                        task.task.options.push(TaskOption {
+                            name: "__name__".into(),
+                            value: format!(
+                                "{inner} (set by a decorator that does not use functools.wraps)"
+                            ),
+                            inherited_from: None,
+                        });
+                    }
+                    out.push(task);
+                    break;
+                }
+            }
+            // `ping = app.task(ping_impl)`, `shared_task(bind=True)(fetch)`.
+            for st in &sc.stmts {
+                let Stmt::Call { call, .. } = st else {
+                    continue;
+                };
+                let (maker_expr, options) = match &call.func {
+                    Expr::Call(inner) => (&inner.func, Some(inner.as_ref())),
                     other => (other, None),
                 };
-                let Some(last) = callee.dotted() else {
-                    continue;
-                };
-                let last = last.rsplit('.').next().unwrap_or("");
-                if last != "task" && last != "shared_task" {
+                if !matches!(maker_expr, Expr::Name(_) | Expr::Attr(..)) {
                     continue;
                 }
-                let (app, form) = match callee {
-                    Expr::Attr(base, attr) if attr == "task" => {
-                        match app_of(program, apps, file, outer, base, 0) {
-                            Some(a) => (Some(a), "app.task"),
-                            None if is_shared(program, file, outer, callee) => {
-                                (None, "shared_task")
-                            }
-                            None => continue,
-                        }
-                    }
-                    _ if is_shared(program, file, outer, callee) => (None, "shared_task"),
-                    _ => continue,
+                let Some(target) = call.args.first() else {
+                    continue;
                 };
-                out.push(function_task(
-                    program, apps, file, si as u32, app, form, call,
-                ));
-                break;
+                let Target::Def {
+                    file: ff,
+                    scope: fs,
+                } = program.resolve(file, si as u32, target)
+                else {
+                    continue;
+                };
+                if program
+                    .scope(ff, fs)
+                    .is_none_or(|f| f.kind != ScopeKind::Function)
+                    || out.iter().any(|t: &TaskInfo| (t.file, t.scope) == (ff, fs))
+                {
+                    continue;
+                }
+                let Some(maker) = task_maker(program, apps, file, si as u32, maker_expr, 0) else {
+                    continue;
+                };
+                let options =
+                    options.or((options.is_none() && call.args.len() == 1).then_some(&**call));
+                out.push(function_task(program, apps, ff, fs, &maker, options));
             }
         }
     }
@@ -100,13 +141,179 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
         t.task.queue_from = from;
     }
     out.sort_by(|a, b| (&a.task.file, a.task.line).cmp(&(&b.task.file, b.task.line)));
+    out.dedup_by(|a, b| (a.file, a.scope) == (b.file, b.scope));
     out
 }
 
-fn is_shared(program: &Program, file: usize, scope: u32, callee: &Expr) -> bool {
-    program
-        .qualify(file, scope, callee)
-        .is_some_and(|q| SHARED.contains(&q.as_str()))
+/// The function name Celery sees when `decorators` (top to bottom, all
+/// applied before the task decorator) wrap the function: the inner
+/// function a first-party decorator returns when it does not copy the
+/// name with `functools.wraps`, with the file it is defined in.
+fn renamed_by(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    decorators: &[Expr],
+) -> Option<(usize, String)> {
+    for dec in decorators {
+        // `@retry(3)`: the factory returns the decorator.
+        let (target, factory) = match dec {
+            Expr::Call(c) => (&c.func, true),
+            other => (other, false),
+        };
+        let Target::Def { file: f, scope: s } = program.resolve(file, scope, target) else {
+            continue;
+        };
+        let mut current = (f, s);
+        if factory {
+            match returned_function(program, f, s) {
+                Some(d) => current = (f, d),
+                None => continue,
+            }
+        }
+        let Some(inner) = returned_function(program, current.0, current.1) else {
+            continue;
+        };
+        let isc = program.scope(current.0, inner)?;
+        let copies = isc
+            .decorators
+            .iter()
+            .any(|d| matches!(d, Expr::Call(c) if c.func.dotted().is_some_and(|n| n == "wraps" || n.ends_with(".wraps"))));
+        if !copies {
+            return Some((current.0, isc.name.clone()));
+        }
+    }
+    None
+}
+
+/// The nested function a function returns by name (`return wrapper`).
+fn returned_function(program: &Program, file: usize, scope: u32) -> Option<u32> {
+    let sc = program.scope(file, scope)?;
+    let facts = program.files[file].facts.as_ref()?;
+    sc.stmts.iter().find_map(|st| match st {
+        Stmt::Return {
+            value: Some(Expr::Name(n)),
+            ..
+        } => facts
+            .scopes
+            .iter()
+            .position(|x| x.parent == Some(scope) && x.kind == ScopeKind::Function && &x.name == n)
+            .map(|i| i as u32),
+        _ => None,
+    })
+}
+
+/// What turns a function into a task.
+struct Maker {
+    app: Option<usize>,
+    form: &'static str,
+    /// Options a first-party wrapper fixes (`def job(**kw): return
+    /// shared_task(bind=True, **kw)`), overridden by those given at use.
+    preset: Vec<Keyword>,
+    /// The first-party wrapper, `module:qualname`.
+    via: Option<String>,
+}
+
+/// Whether `callee` (seen in `scope` of `file`) makes tasks: `app.task`,
+/// `shared_task` under any import name, a name bound to either
+/// (`job = app.task`), or a first-party function that returns a call of
+/// one, passing its arguments through (`def job(*a, **kw): return
+/// shared_task(*a, **kw)`).
+fn task_maker(
+    program: &Program,
+    apps: &[AppInfo],
+    file: usize,
+    scope: u32,
+    callee: &Expr,
+    depth: u32,
+) -> Option<Maker> {
+    if depth > 8 {
+        return None;
+    }
+    if let Expr::Attr(base, attr) = callee
+        && attr == "task"
+        && let Some(a) = app_of(program, apps, file, scope, base, 0)
+    {
+        return Some(Maker {
+            app: Some(a),
+            form: "app.task",
+            preset: Vec::new(),
+            via: None,
+        });
+    }
+    match program.resolve(file, scope, callee) {
+        Target::External(q) if SHARED.contains(&q.as_str()) => Some(Maker {
+            app: None,
+            form: "shared_task",
+            preset: Vec::new(),
+            via: None,
+        }),
+        Target::Value {
+            file: f,
+            scope: s,
+            value: v @ (Expr::Name(_) | Expr::Attr(..)),
+            ..
+        } => task_maker(program, apps, f, s, v, depth + 1),
+        Target::Def { file: f, scope: s } => {
+            let sc = program.scope(f, s)?;
+            if sc.kind != ScopeKind::Function {
+                return None;
+            }
+            let forwards = |c: &Call| {
+                c.args.iter().chain(c.kwargs.iter().map(|k| &k.value)).any(|a| {
+                    matches!(a, Expr::Starred(x) | Expr::DoubleStarred(x)
+                        if matches!(&**x, Expr::Name(n)
+                            if sc.params.iter().any(|p| &p.name == n
+                                && matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKeywords))))
+                }) || c.kwargs.iter().any(|k| {
+                    k.name.is_none()
+                        && matches!(&k.value, Expr::Name(n)
+                            if sc.params.iter().any(|p| &p.name == n && p.kind == ParamKind::VarKeywords))
+                })
+            };
+            sc.stmts.iter().find_map(|st| {
+                let Stmt::Return {
+                    value: Some(Expr::Call(c)),
+                    ..
+                } = st
+                else {
+                    return None;
+                };
+                if !forwards(c) {
+                    return None;
+                }
+                let inner = task_maker(program, apps, f, s, &c.func, depth + 1)?;
+                let mut preset: Vec<Keyword> = c
+                    .kwargs
+                    .iter()
+                    .filter(|k| k.name.is_some())
+                    .cloned()
+                    .collect();
+                preset.extend(inner.preset);
+                Some(Maker {
+                    app: inner.app,
+                    form: inner.form,
+                    preset,
+                    via: Some(program.def_ref(f, s)),
+                })
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Why the module of `file` cannot be imported by name, if it cannot.
+fn unimportable(program: &Program, file: usize) -> Option<String> {
+    let module = program.files[file].module.as_ref()?;
+    let bad = module.name.split('.').find(|part| {
+        part.is_empty()
+            || part.starts_with(|c: char| c.is_ascii_digit())
+            || !part.chars().all(|c| c.is_alphanumeric() || c == '_')
+    })?;
+    Some(format!(
+        "`{}` is not a Python identifier, so no import reaches `{}`",
+        bad, program.files[file].path
+    ))
 }
 
 fn module_name(program: &Program, file: usize) -> String {
@@ -154,13 +361,32 @@ fn function_task(
     apps: &[AppInfo],
     file: usize,
     scope: u32,
-    app: Option<usize>,
-    form: &str,
+    maker: &Maker,
     call: Option<&Call>,
 ) -> TaskInfo {
+    let app = maker.app;
     let sc = program.scope(file, scope);
     let outer = sc.and_then(|s| s.parent).unwrap_or(0);
     let fname = sc.map_or("", |s| s.name.as_str());
+    // Options given at use, then those a wrapper fixes.
+    let merged: Option<Call> = match (call, maker.preset.is_empty()) {
+        (c, true) => c.cloned(),
+        (c, false) => {
+            let mut m = c.cloned().unwrap_or(Call {
+                line: 0,
+                func: Expr::None,
+                args: Vec::new(),
+                kwargs: Vec::new(),
+            });
+            for k in &maker.preset {
+                if m.kwarg(k.name.as_deref().unwrap_or_default()).is_none() {
+                    m.kwargs.push(k.clone());
+                }
+            }
+            Some(m)
+        }
+    };
+    let call = merged.as_ref();
     let explicit = call.and_then(|c| c.kwarg("name"));
     let (name, alternative_name) = match explicit {
         Some(n) => (program.eval_str(file, outer, n), None),
@@ -183,24 +409,30 @@ fn function_task(
                 .collect()
         })
         .unwrap_or_default();
+    let mut queue = call
+        .and_then(|c| c.kwarg("queue"))
+        .map(|q| (program.eval_str(file, outer, q), None));
     if let Some(base) = call.and_then(|c| c.kwarg("base"))
         && let Target::Def {
             file: bf,
             scope: bs,
         } = program.resolve(file, outer, base)
     {
-        inherit(program, bf, bs, &mut options);
+        let inherited = inherit(program, bf, bs, &mut options);
+        queue = queue.or(inherited);
     }
     TaskInfo {
         file,
         scope,
         app,
+        queue,
         task: Task {
             name,
             function: program.def_ref(file, scope),
             file: program.files[file].path.clone(),
             line: sc.map_or(0, |s| s.line),
-            form: form.to_string(),
+            form: maker.form.to_string(),
+            via: maker.via.clone(),
             app: app.map(|a| apps[a].entry.object.clone()),
             queue: String::new(),
             queue_from: String::new(),
@@ -210,13 +442,21 @@ fn function_task(
             enqueues: Vec::new(),
             direct_calls: Vec::new(),
             conditional: sc.is_some_and(|s| s.conditional),
+            not_registered: unimportable(program, file),
         },
     }
 }
 
 /// Adds the options a task class body (and its first-party bases) sets,
-/// unless given already.
-fn inherit(program: &Program, file: usize, class: u32, options: &mut Vec<TaskOption>) {
+/// unless given already; returns the `queue` it sets, folded, with the
+/// class that sets it.
+fn inherit(
+    program: &Program,
+    file: usize,
+    class: u32,
+    options: &mut Vec<TaskOption>,
+) -> Option<(StrValue, Option<String>)> {
+    let mut queue = None;
     let mut stack = vec![(file, class)];
     let mut seen = 0;
     while let Some((f, s)) = stack.pop() {
@@ -245,6 +485,9 @@ fn inherit(program: &Program, file: usize, class: u32, options: &mut Vec<TaskOpt
                     && CLASS_OPTIONS.contains(&n.as_str())
                     && !options.iter().any(|o| &o.name == n)
                 {
+                    if n == "queue" {
+                        queue = Some((program.eval_str(f, s, v), Some(origin.clone())));
+                    }
                     options.push(TaskOption {
                         name: n.clone(),
                         value: render_expr(v),
@@ -264,6 +507,7 @@ fn inherit(program: &Program, file: usize, class: u32, options: &mut Vec<TaskOpt
             }
         }
     }
+    queue
 }
 
 /// `Task` subclasses registered with `app.register_task(Cls())` or
@@ -331,22 +575,30 @@ fn registered_classes(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                     }
                 };
                 let mut options = Vec::new();
-                inherit(program, cf, cs, &mut options);
+                let own = program.def_ref(cf, cs);
+                let mut queue = inherit(program, cf, cs, &mut options);
                 for o in &mut options {
-                    if o.inherited_from.as_deref() == Some(program.def_ref(cf, cs).as_str()) {
+                    if o.inherited_from.as_deref() == Some(own.as_str()) {
                         o.inherited_from = None;
                     }
+                }
+                if let Some((_, from)) = &mut queue
+                    && from.as_deref() == Some(own.as_str())
+                {
+                    *from = None;
                 }
                 out.push(TaskInfo {
                     file: cf,
                     scope: cs,
                     app: Some(app),
+                    queue,
                     task: Task {
                         name,
                         function: program.def_ref(cf, cs),
                         file: program.files[cf].path.clone(),
                         line: class.line,
                         form: "register_task".into(),
+                        via: None,
                         app: Some(apps[app].entry.object.clone()),
                         queue: String::new(),
                         queue_from: String::new(),
@@ -356,6 +608,7 @@ fn registered_classes(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                         enqueues: Vec::new(),
                         direct_calls: Vec::new(),
                         conditional: class.conditional,
+                        not_registered: unimportable(program, cf),
                     },
                 });
             }
@@ -366,11 +619,26 @@ fn registered_classes(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
 
 /// The queue a task lands on, and why.
 fn queue_of(apps: &[AppInfo], t: &TaskInfo) -> (String, String) {
-    if let Some(q) = t.task.options.iter().find(|o| o.name == "queue") {
-        let queue = q.value.trim_matches('"').to_string();
-        let from = match &q.inherited_from {
+    if let Some((value, inherited)) = &t.queue {
+        let mut from = match inherited {
             Some(base) => format!("`queue=` of the base class `{base}`"),
             None => "`queue=`".to_string(),
+        };
+        let queue = match value {
+            StrValue::Known { value, note } => {
+                if let Some(note) = note {
+                    from = format!("{from} ({note})");
+                }
+                value.clone()
+            }
+            StrValue::Pattern { value } => {
+                from = format!("{from}, partly known only at run time");
+                value.replace("{}", "{?}")
+            }
+            StrValue::Dynamic { reason } => {
+                from = format!("{from}, known only at run time: {reason}");
+                "{?}".to_string()
+            }
         };
         return (queue, from);
     }
