@@ -546,6 +546,8 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "imports/kinds",
         "imports/cycle",
         "imports/reexport",
+        "imports/service_root",
+        "imports/django_root",
         "fastapi_forms",
         "celery_forms",
         "redis_forms",
@@ -604,6 +606,86 @@ fn a_namespace_folder_inside_a_package_is_named_through_the_package() {
         "app/feedback/incident/views.py",
         3,
         "app/feedback/helpers.py",
+        "first_party",
+        "top_level"
+    )));
+}
+
+/// `(path, module)` of every analysed file.
+fn module_names(report: &Value) -> Vec<(String, String)> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "analyzed")
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["module"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_service_folder_its_code_imports_from_is_a_root_despite_a_stray_init() {
+    let r = report_json(&fixture("imports/service_root"), &[]);
+    assert_eq!(r["roots"], serde_json::json!([".", "api", "worker"]));
+    let names = module_names(&r);
+    for (path, module) in [
+        ("worker/__init__.py", "worker"),
+        ("worker/common/db.py", "common.db"),
+        ("worker/jobs/tasks.py", "jobs.tasks"),
+        ("worker/run.py", "run"),
+        ("api/app/main.py", "app.main"),
+    ] {
+        assert!(
+            names.contains(&(path.to_string(), module.to_string())),
+            "{path} should be {module}: {names:?}"
+        );
+    }
+    let e = edges(&r);
+    assert!(e.contains(&edge(
+        "worker/jobs/tasks.py",
+        1,
+        "worker/common/db.py",
+        "first_party",
+        "top_level"
+    )));
+    assert!(e.contains(&edge(
+        "worker/run.py",
+        1,
+        "worker/jobs/tasks.py",
+        "first_party",
+        "top_level"
+    )));
+    assert_eq!(r["summary"]["unresolved_imports"], 0);
+}
+
+#[test]
+fn a_django_projects_manage_py_folder_is_a_root_but_any_manage_py_is_not() {
+    let r = report_json(&fixture("imports/django_root"), &[]);
+    assert_eq!(r["roots"], serde_json::json!([".", "svc/backend"]));
+    let names = module_names(&r);
+    for (path, module) in [
+        ("svc/backend/orders/models.py", "orders.models"),
+        ("svc/backend/conf/settings.py", "conf.settings"),
+        ("svc/backend/manage.py", "manage"),
+        ("svc/backend/__init__.py", "svc.backend"),
+        // A manage.py that does not set DJANGO_SETTINGS_MODULE is a module
+        // of its package like any other.
+        ("toolkit/manage.py", "toolkit.manage"),
+        ("toolkit/cli/main.py", "toolkit.cli.main"),
+    ] {
+        assert!(
+            names.contains(&(path.to_string(), module.to_string())),
+            "{path} should be {module}: {names:?}"
+        );
+    }
+    assert!(edges(&r).contains(&edge(
+        "svc/backend/orders/models.py",
+        1,
+        "svc/backend/conf/settings.py",
         "first_party",
         "top_level"
     )));

@@ -616,12 +616,12 @@ fn tasks_made_through_aliases_wrappers_and_calls_get_celerys_names() {
         .collect();
     assert_eq!(options, vec!["name=\"tidy_up\"", "acks_late=True"]);
     assert!(
-        task(&report, "docs-examples.sample.demo")["not_registered"]
+        task(&report, "docs-examples.sample.demo")["not_importable"]
             .as_str()
             .unwrap()
             .contains("`docs-examples` is not a Python identifier")
     );
-    assert!(task(&report, "depot.jobs.sweep")["not_registered"].is_null());
+    assert!(task(&report, "depot.jobs.sweep")["not_importable"].is_null());
     let app = &report["celery_apps"][0];
     assert_eq!(app["default_queue"], "depot");
     assert!(

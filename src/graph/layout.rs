@@ -6,9 +6,9 @@
 //! several-roots layouts alike; and the folder of every loose module (a file
 //! in a folder without `__init__.py`). A loose module below another root is
 //! named through it, as a PEP 420 namespace package portion, unless a
-//! package root stands in between. A folder holding Django's `manage.py`
-//! is a root too, even below a package, since that is where the project
-//! runs from.
+//! package root stands in between. A folder holding a Django project's
+//! `manage.py` is a root too, even below a package, since that is where
+//! the project runs from.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -54,7 +54,10 @@ fn file_stem(path: &str) -> &str {
 
 impl Layout {
     /// Detects roots from `paths`, or uses `user_roots` when given.
-    pub fn detect(paths: &[String], user_roots: &[String]) -> Layout {
+    /// `entry_dirs` are folders a program is started from with the folder
+    /// itself on `sys.path` (a Django project's `manage.py`): roots even
+    /// inside a package.
+    pub fn detect(paths: &[String], user_roots: &[String], entry_dirs: &HashSet<String>) -> Layout {
         let files: HashSet<String> = paths.iter().cloned().collect();
         let mut dirs = HashSet::new();
         for p in paths {
@@ -80,7 +83,7 @@ impl Layout {
         // Django's `manage.py` runs with its own folder on `sys.path`, so
         // that folder is a root even inside a package (a stray
         // `__init__.py` above a service's code is common).
-        let is_entry = |dir: &str| files.contains(&join(dir, "manage.py"));
+        let is_entry = |dir: &str| entry_dirs.contains(dir);
         let package_top = |dir: &'_ str| -> String {
             let mut top = dir.to_string();
             loop {
@@ -114,7 +117,12 @@ impl Layout {
         let mut top_of = BTreeMap::new();
         for p in paths {
             let dir = parent(p);
-            if is_pkg(dir) {
+            // The folder's own `__init__.py` keeps the name it has from
+            // above; only the modules inside are named from the folder.
+            if is_entry(dir) && !matches!(file_stem(p), "__init__") {
+                package_roots.insert(dir.to_string());
+                top_of.insert(p.clone(), dir.to_string());
+            } else if is_pkg(dir) {
                 let top = package_top(dir);
                 let top = top.as_str();
                 package_roots.insert(parent(top).to_string());
@@ -251,7 +259,7 @@ mod tests {
 
     fn names(paths: &[&str]) -> Vec<(String, String)> {
         let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
-        let l = Layout::detect(&paths, &[]);
+        let l = Layout::detect(&paths, &[], &HashSet::new());
         l.modules
             .iter()
             .map(|(p, m)| (p.clone(), m.name.clone()))

@@ -60,7 +60,22 @@ impl Program {
     pub fn link(mut entries: Vec<(String, Outcome)>, user_roots: &[String]) -> Program {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let paths: Vec<String> = entries.iter().map(|(p, _)| p.clone()).collect();
-        let layout = Layout::detect(&paths, user_roots);
+        let mut entry_dirs: HashSet<String> = entries
+            .iter()
+            .filter(|(p, o)| {
+                (p == "manage.py" || p.ends_with("/manage.py"))
+                    && o.facts.as_ref().is_some_and(sets_django_settings)
+            })
+            .map(|(p, _)| layout::parent(p).to_string())
+            .collect();
+        let mut layout = Layout::detect(&paths, user_roots, &entry_dirs);
+        if user_roots.is_empty() {
+            let inferred = inferred_roots(&layout, &entries);
+            if !inferred.is_empty() {
+                entry_dirs.extend(inferred);
+                layout = Layout::detect(&paths, user_roots, &entry_dirs);
+            }
+        }
         let mut files = Vec::with_capacity(entries.len());
         for (path, outcome) in entries {
             let module = layout.modules.get(&path).cloned();
@@ -177,4 +192,86 @@ impl Program {
             .enumerate()
             .filter_map(|(i, f)| f.facts.as_ref().map(|facts| (i, f, facts)))
     }
+}
+
+/// Whether a module sets `DJANGO_SETTINGS_MODULE` (Django's `manage.py`
+/// does, with `os.environ.setdefault`).
+fn sets_django_settings(facts: &FileFacts) -> bool {
+    facts.scopes.iter().any(|sc| {
+        sc.stmts.iter().any(|st| {
+            matches!(st, crate::scan::facts::Stmt::Call { call, .. }
+                if call.args.first().and_then(crate::scan::facts::Expr::as_str)
+                    == Some("DJANGO_SETTINGS_MODULE"))
+        })
+    })
+}
+
+/// Folders that the code below them treats as being on `sys.path`: it
+/// imports their children by absolute name (`from queue_backend import
+/// ...` in `workers/callback/tasks.py` with `workers/queue_backend/`),
+/// while those names resolve from no detected root and are no known
+/// third-party package. A service deployed from its own folder next to
+/// others is the usual case; `workers/__init__.py` makes it look like a
+/// package of the repository instead. Such a folder counts as a root when
+/// more of these imports point into it than imports name it through the
+/// package it otherwise belongs to.
+fn inferred_roots(layout: &Layout, entries: &[(String, Outcome)]) -> HashSet<String> {
+    let resolves = |top: &str| {
+        layout
+            .roots
+            .iter()
+            .any(|r| layout.module_file(r, top).is_some() || layout.is_namespace_dir(r, top))
+    };
+    // Imports that only resolve from an ancestor folder, per folder.
+    let mut votes: HashMap<String, usize> = HashMap::new();
+    for (path, outcome) in entries {
+        let Some(facts) = &outcome.facts else {
+            continue;
+        };
+        for imp in facts.imports.iter().filter(|i| i.level == 0) {
+            let top = imp.module.split('.').next().unwrap_or("");
+            if top.is_empty()
+                || tables::is_stdlib(top)
+                || resolves(top)
+                || tables::package_info(&tables::package_key(&imp.module)).is_some()
+            {
+                continue;
+            }
+            let mut d = layout::parent(path);
+            while !d.is_empty() {
+                if layout.module_file(d, top).is_some() || layout.is_namespace_dir(d, top) {
+                    *votes.entry(d.to_string()).or_default() += 1;
+                    break;
+                }
+                d = layout::parent(d);
+            }
+        }
+    }
+    votes.retain(|d, n| *n >= 2 && !layout.roots.contains(d));
+    if votes.is_empty() {
+        return HashSet::new();
+    }
+    // Imports from inside each folder that go through its package name.
+    let mut through_package: HashMap<&str, usize> = HashMap::new();
+    for (path, outcome) in entries {
+        let (Some(facts), Some(me)) = (&outcome.facts, layout.modules.get(path)) else {
+            continue;
+        };
+        let own_top = me.name.split('.').next().unwrap_or("");
+        for d in votes.keys() {
+            if path.starts_with(&format!("{d}/")) {
+                let n = facts
+                    .imports
+                    .iter()
+                    .filter(|i| i.level == 0 && i.module.split('.').next() == Some(own_top))
+                    .count();
+                *through_package.entry(d.as_str()).or_default() += n;
+            }
+        }
+    }
+    votes
+        .iter()
+        .filter(|(d, n)| **n > through_package.get(d.as_str()).copied().unwrap_or(0))
+        .map(|(d, _)| d.clone())
+        .collect()
 }

@@ -137,9 +137,9 @@ fn tasks_by_queue(c: &CeleryMap, out: &mut String) {
                 t.enqueued_at.join(", ")
             };
             let never = t
-                .not_registered
+                .not_importable
                 .as_deref()
-                .map(|r| format!(" (no worker registers it: {r})"))
+                .map(|r| format!(" (not importable: {r})"))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -270,9 +270,9 @@ pub fn task_table(c: &CeleryMap) -> String {
             t.function,
             t.file,
             t.line,
-            t.not_registered
+            t.not_importable
                 .as_deref()
-                .map(|r| format!("  (no worker registers it: {r})"))
+                .map(|r| format!("  (not importable: {r})"))
                 .unwrap_or_default()
         );
         let sites: Vec<&Enqueue> = c

@@ -153,11 +153,12 @@ pub struct Task {
     pub direct_calls: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub conditional: bool,
-    /// Why no worker can register it, when that is so: its module has no
-    /// importable name (a folder like `docs-snippets` or `.lint` is not a
-    /// Python package), so nothing can import it by name.
+    /// Why no import statement can reach its module, when none can (a
+    /// folder like `docs-snippets` or `.lint` is not a Python package):
+    /// then only code that loads the file by path registers the task, and
+    /// the reason says whether the analysed code does that anywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_registered: Option<String>,
+    pub not_importable: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -135,6 +135,14 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
         }
     }
     out.extend(registered_classes(program, apps));
+    if out.iter().any(|t| t.task.not_importable.is_some()) {
+        let at = loads_by_path(program);
+        for t in &mut out {
+            if t.task.not_importable.is_some() {
+                t.task.not_importable = unimportable(program, t.file, at.as_deref());
+            }
+        }
+    }
     for t in &mut out {
         let (queue, from) = queue_of(apps, t);
         t.task.queue = queue;
@@ -303,17 +311,63 @@ fn task_maker(
 }
 
 /// Why the module of `file` cannot be imported by name, if it cannot.
-fn unimportable(program: &Program, file: usize) -> Option<String> {
+fn unimportable(program: &Program, file: usize, loads_by_path: Option<&str>) -> Option<String> {
     let module = program.files[file].module.as_ref()?;
     let bad = module.name.split('.').find(|part| {
         part.is_empty()
             || part.starts_with(|c: char| c.is_ascii_digit())
             || !part.chars().all(|c| c.is_alphanumeric() || c == '_')
     })?;
-    Some(format!(
-        "`{}` is not a Python identifier, so no import reaches `{}`",
-        bad, program.files[file].path
-    ))
+    let path = &program.files[file].path;
+    Some(match loads_by_path {
+        Some(at) => format!(
+            "`{bad}` is not a Python identifier, so no import statement reaches `{path}`; \
+             the code loads modules from file paths at {at}, which may register it under \
+             another module name"
+        ),
+        None => format!(
+            "`{bad}` is not a Python identifier, so no import statement reaches `{path}`, \
+             and the analysed code loads no module from a file path: no worker registers it"
+        ),
+    })
+}
+
+/// The first place the program loads a module from a file path
+/// (`importlib.util.spec_from_file_location`, `SourceFileLoader`,
+/// `runpy.run_path`), as `file:line`.
+fn loads_by_path(program: &Program) -> Option<String> {
+    const LOADERS: [&str; 4] = [
+        "importlib.util.spec_from_file_location",
+        "importlib.machinery.SourceFileLoader",
+        "runpy.run_path",
+        "imp.load_source",
+    ];
+    for (file, rec, facts) in program.analyzed() {
+        for (si, sc) in facts.scopes.iter().enumerate() {
+            for st in &sc.stmts {
+                if let Stmt::Call { call, .. } = st
+                    && matches!(
+                        call.func
+                            .dotted()
+                            .as_deref()
+                            .and_then(|d| d.rsplit('.').next()),
+                        Some(
+                            "spec_from_file_location"
+                                | "SourceFileLoader"
+                                | "run_path"
+                                | "load_source"
+                        )
+                    )
+                    && program
+                        .qualify(file, si as u32, &call.func)
+                        .is_some_and(|q| LOADERS.contains(&q.as_str()))
+                {
+                    return Some(format!("{}:{}", rec.path, call.line));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn module_name(program: &Program, file: usize) -> String {
@@ -442,7 +496,7 @@ fn function_task(
             enqueues: Vec::new(),
             direct_calls: Vec::new(),
             conditional: sc.is_some_and(|s| s.conditional),
-            not_registered: unimportable(program, file),
+            not_importable: unimportable(program, file, None),
         },
     }
 }
@@ -608,7 +662,7 @@ fn registered_classes(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                         enqueues: Vec::new(),
                         direct_calls: Vec::new(),
                         conditional: class.conditional,
-                        not_registered: unimportable(program, cf),
+                        not_importable: unimportable(program, cf, None),
                     },
                 });
             }
