@@ -214,7 +214,8 @@ fn sets_django_settings(facts: &FileFacts) -> bool {
 /// others is the usual case; `workers/__init__.py` makes it look like a
 /// package of the repository instead. Such a folder counts as a root when
 /// more of these imports point into it than imports name it through the
-/// package it otherwise belongs to.
+/// package it otherwise belongs to, and none of its code imports
+/// relatively up to it or beyond.
 fn inferred_roots(layout: &Layout, entries: &[(String, Outcome)]) -> HashSet<String> {
     let resolves = |top: &str| {
         layout
@@ -251,26 +252,41 @@ fn inferred_roots(layout: &Layout, entries: &[(String, Outcome)]) -> HashSet<Str
     if votes.is_empty() {
         return HashSet::new();
     }
-    // Imports from inside each folder that go through its package name.
+    // Imports from inside each folder that treat it as part of a package:
+    // absolute ones through its package name, and relative ones that reach
+    // the folder itself or above it (those would fail if it were a root).
     let mut through_package: HashMap<&str, usize> = HashMap::new();
+    let mut climbs_out: HashSet<&str> = HashSet::new();
     for (path, outcome) in entries {
         let (Some(facts), Some(me)) = (&outcome.facts, layout.modules.get(path)) else {
             continue;
         };
         let own_top = me.name.split('.').next().unwrap_or("");
+        let dir = layout::parent(path);
         for d in votes.keys() {
-            if path.starts_with(&format!("{d}/")) {
-                let n = facts
-                    .imports
-                    .iter()
-                    .filter(|i| i.level == 0 && i.module.split('.').next() == Some(own_top))
-                    .count();
-                *through_package.entry(d.as_str()).or_default() += n;
+            if !path.starts_with(&format!("{d}/")) {
+                continue;
+            }
+            for imp in &facts.imports {
+                if imp.level == 0 {
+                    if imp.module.split('.').next() == Some(own_top) {
+                        *through_package.entry(d.as_str()).or_default() += 1;
+                    }
+                    continue;
+                }
+                let mut target = dir;
+                for _ in 1..imp.level {
+                    target = layout::parent(target);
+                }
+                if target == d || !target.starts_with(&format!("{d}/")) {
+                    climbs_out.insert(d.as_str());
+                }
             }
         }
     }
     votes
         .iter()
+        .filter(|(d, _)| !climbs_out.contains(d.as_str()))
         .filter(|(d, n)| **n > through_package.get(d.as_str()).copied().unwrap_or(0))
         .map(|(d, _)| d.clone())
         .collect()
