@@ -921,3 +921,71 @@ fn route_table_marks_unresolved_inclusions_and_run_time_parts() {
     );
     assert!(text.contains("{?} marks a part of a path known only at run time"));
 }
+
+#[test]
+fn models_are_linked_to_the_routes_that_take_return_or_send_them() {
+    let report = report_json(&fixture("backend"), &[]);
+    let uses = |class: &str| -> Vec<(String, String, String)> {
+        report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["class"] == class)
+            .unwrap_or_else(|| panic!("no model {class}"))["used"]
+            .as_array()
+            .map(|u| {
+                u.iter()
+                    .map(|x| {
+                        (
+                            x["role"].as_str().unwrap().to_string(),
+                            x["route"].as_str().unwrap().to_string(),
+                            x["at"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let u = |r: &str, route: &str, at: &str| (r.to_string(), route.to_string(), at.to_string());
+    assert_eq!(
+        uses("server.models.analysis:FileAnalysisRequest"),
+        vec![u(
+            "body",
+            "POST /api/v1/analysis/files",
+            "server/routes/analysis.py:14"
+        )]
+    );
+    assert_eq!(
+        uses("server.models.analysis:AnalysisTicket"),
+        vec![
+            u(
+                "response",
+                "POST /api/v1/analysis/files",
+                "server/routes/analysis.py:14"
+            ),
+            u(
+                "response",
+                "POST /api/v1/repositories",
+                "server/routes/repositories.py:23"
+            ),
+        ]
+    );
+    // `response_model=list[RepositoryOut]`: the class inside the generic.
+    assert_eq!(
+        uses("server.models.analysis:RepositoryOut"),
+        vec![u(
+            "response",
+            "GET /api/v1/repositories/",
+            "server/routes/repositories.py:35"
+        )]
+    );
+    assert_eq!(
+        uses("server.models.analysis:ProgressMessage"),
+        vec![u(
+            "websocket_message",
+            "WS /ws/analysis/{analysis_id}",
+            "server/routes/websocket.py:31"
+        )]
+    );
+    assert!(uses("server.models.session:User").is_empty());
+}

@@ -6,14 +6,15 @@
 //! declares them, what each route depends on and how it is authenticated,
 //! then the websockets, the request and response models and the settings.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Report;
 use super::cell;
+use crate::graph::fastapi::models::ModelRole;
 use crate::graph::fastapi::{
     App, DependencyKind, DependencyUse, Route, RouteKind, WebMap, sockets::SocketBehaviour,
 };
+use crate::graph::values::StrValue;
 
 /// The name after `module:`, for compact tables.
 fn short(reference: &str) -> &str {
@@ -349,7 +350,7 @@ fn websockets_section(web: &WebMap, out: &mut String) {
             r.handler.as_deref().unwrap_or("?")
         );
         if let Some(ws) = &r.websocket {
-            socket_lines(ws, out);
+            socket_lines(r, ws, out);
         }
         out.push('\n');
     }
@@ -365,41 +366,113 @@ fn websockets_section(web: &WebMap, out: &mut String) {
     }
 }
 
-/// The behaviour of one websocket handler, as bullet points. The fields
-/// come from the JSON form, so whatever the analysis records is shown.
-fn socket_lines(ws: &SocketBehaviour, out: &mut String) {
-    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(ws) else {
-        return;
-    };
-    for (key, value) in map {
-        let text = match &value {
-            serde_json::Value::Array(items) => {
-                items.iter().map(compact).collect::<Vec<_>>().join("; ")
-            }
-            other => compact(other),
-        };
-        if !text.is_empty() {
-            let _ = writeln!(out, "- {}: {}", key.replace('_', " "), cell(&text));
-        }
-    }
-}
-
-/// A JSON value as short text: objects as `key=value` pairs.
-fn compact(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", compact(v)))
+/// The behaviour of one websocket handler, as sentences a person reads:
+/// the conversation, then what it dispatches on, then how it polls.
+fn socket_lines(r: &Route, ws: &SocketBehaviour, out: &mut String) {
+    let file = &r.file;
+    let lines = |v: &[u32]| {
+        v.iter()
+            .map(|l| format!("`{file}:{l}`"))
             .collect::<Vec<_>>()
-            .join(" "),
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(compact).collect::<Vec<_>>().join(", ")
-            )
+            .join(", ")
+    };
+    let where_ = |line: u32, loop_line: Option<u32>, in_function: &Option<String>| {
+        let mut s = format!("`{file}:{line}`");
+        if let Some(l) = loop_line {
+            let _ = write!(s, ", in the loop at line {l}");
         }
-        other => other.to_string(),
+        if let Some(f) = in_function {
+            let _ = write!(s, ", in `{}`", short(f));
+        }
+        s
+    };
+    if let Some(p) = &ws.param {
+        let _ = writeln!(out, "- The socket is the parameter `{p}`.");
+    }
+    if !ws.accept.is_empty() {
+        let _ = writeln!(out, "- Accepts the connection at {}.", lines(&ws.accept));
+    }
+    for rc in &ws.receives {
+        let _ = writeln!(
+            out,
+            "- Receives with `{}()` at {}.",
+            rc.method,
+            where_(rc.line, rc.loop_line, &rc.in_function)
+        );
+    }
+    for sd in &ws.sends {
+        let what = match (&sd.model, &sd.payload) {
+            (Some(m), _) => format!(" a `{}`", short(m)),
+            (None, Some(p)) => format!(" `{}`", cell(p)),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "- Sends{what} with `{}()` at {}.",
+            sd.method,
+            where_(sd.line, sd.loop_line, &sd.in_function)
+        );
+    }
+    if !ws.actions.is_empty() {
+        let values: Vec<String> = ws
+            .actions
+            .iter()
+            .map(|a| {
+                let v = match (&a.value, &a.enum_class, &a.member) {
+                    (Some(v), Some(e), Some(m)) => format!("`{v}` (`{}.{m}`)", short(e)),
+                    (Some(v), _, _) => format!("`{v}`"),
+                    (None, Some(e), Some(m)) => format!("`{}.{m}`", short(e)),
+                    _ => "?".to_string(),
+                };
+                format!("{v} (line {})", a.line)
+            })
+            .collect();
+        let on = ws
+            .actions
+            .first()
+            .and_then(|a| a.field.as_deref())
+            .map_or_else(|| "the message".to_string(), |f| format!("the field `{f}`"));
+        let _ = writeln!(out, "- Dispatches on {on}: {}.", values.join(", "));
+    }
+    for p in &ws.polls {
+        let every = match (&p.interval, &p.interval_expr) {
+            (Some(v), expr) => {
+                let text = match v {
+                    StrValue::Known { value, note } => match note {
+                        Some(n) => format!("{value} s ({n})"),
+                        None => format!("{value} s"),
+                    },
+                    StrValue::Pattern { value } => format!("`{value}`"),
+                    StrValue::Dynamic { .. } => {
+                        format!("`{}`", expr.as_deref().unwrap_or("?"))
+                    }
+                };
+                format!(" every {text}")
+            }
+            (None, Some(e)) => format!(" every `{e}`"),
+            (None, None) => String::new(),
+        };
+        let kind = if p.forever { "forever" } else { "in a loop" };
+        let _ = writeln!(
+            out,
+            "- Polls {kind}{every}: the loop at `{file}:{}` sleeps at line {}.",
+            p.loop_line, p.line
+        );
+    }
+    for h in &ws.helpers {
+        let target = h
+            .target
+            .as_deref()
+            .map(|t| format!(" (`{t}`)"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- Hands the socket to `{}`{target} at line {}.",
+            h.call, h.line
+        );
+    }
+    if !ws.close.is_empty() {
+        let _ = writeln!(out, "- Closes it at {}.", lines(&ws.close));
     }
 }
 
@@ -407,35 +480,27 @@ fn models_section(web: &WebMap, out: &mut String) {
     if web.models.is_empty() {
         return;
     }
-    // Where each model is used, from the routes.
-    let mut uses: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for r in &web.routes {
-        let label = format!("{} {}", method_label(r), r.path);
-        for p in &r.parameters {
-            if let Some(m) = &p.model {
-                uses.entry(m.as_str())
-                    .or_default()
-                    .push(format!("body of `{label}`"));
-            }
-        }
-    }
     out.push_str("## Models (DTOs)\n\n| model | defined | fields | used |\n|---|---|---|---|\n");
     for m in &web.models {
-        let fields = serde_json::to_value(m)
-            .ok()
-            .and_then(|v| v.get("fields").cloned())
-            .and_then(|f| f.as_array().cloned())
-            .map(|fs| {
-                fs.iter()
-                    .filter_map(|f| f.get("name").and_then(|n| n.as_str()).map(str::to_string))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+        let fields = m
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let used = m
+            .used
+            .iter()
+            .map(|u| {
+                let role = match u.role {
+                    ModelRole::Body => "body of",
+                    ModelRole::Response => "response of",
+                    ModelRole::WebsocketMessage => "sent on",
+                };
+                format!("{role} `{}`", u.route)
             })
-            .unwrap_or_default();
-        let used = uses
-            .get(m.class.as_str())
-            .map(|u| u.join(", "))
-            .unwrap_or_default();
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = writeln!(
             out,
             "| `{}` | `{}:{}` | {} | {} |",
@@ -456,29 +521,28 @@ fn settings_section(web: &WebMap, out: &mut String) {
     out.push_str("## Settings\n\n");
     for s in &web.settings {
         let _ = writeln!(out, "### `{}` (`{}:{}`)\n", s.class, s.file, s.line);
-        let Ok(v) = serde_json::to_value(s) else {
-            continue;
-        };
-        let Some(fields) = v.get("fields").and_then(|f| f.as_array()) else {
-            continue;
-        };
         out.push_str("| field | type | default | environment variable |\n|---|---|---|---|\n");
-        for f in fields {
-            let get = |k: &str| {
-                f.get(k)
-                    .map(|x| match x {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => compact(other),
-                    })
-                    .unwrap_or_default()
-            };
+        for f in &s.fields {
+            let default = f
+                .field
+                .default
+                .clone()
+                .or_else(|| f.field.default_factory.as_ref().map(|d| format!("{d}()")))
+                .unwrap_or_else(|| "(required)".into());
+            let mut env: Vec<String> = f.env.iter().map(|e| format!("`{e}`")).collect();
+            if let Some(d) = &f.env_dynamic {
+                env.push(format!("({d})"));
+            }
+            if let Some(n) = &f.env_note {
+                env.push(format!("({n})"));
+            }
             let _ = writeln!(
                 out,
-                "| `{}` | `{}` | {} | `{}` |",
-                get("name"),
-                cell(&get("type")),
-                cell(&get("default")),
-                get("env")
+                "| `{}` | `{}` | {} | {} |",
+                f.field.name,
+                cell(&f.field.annotation),
+                cell(&default),
+                cell(&env.join(" or "))
             );
         }
         out.push('\n');

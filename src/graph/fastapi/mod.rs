@@ -143,6 +143,10 @@ pub struct Route {
     pub status_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_model: Option<String>,
+    /// The first-party classes the response is declared with
+    /// (`response_model=`, else the return annotation), `module:qualname`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response_models: Vec<String>,
     /// Parameters read from the request: path, query, header, cookie,
     /// body, form and file parameters.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -401,6 +405,7 @@ pub fn analyze(program: &Program) -> WebMap {
         .collect();
     map.routes = walked.routes;
     map.dependencies = deps.finish(&map.routes, &map.apps);
+    models::record_uses(&mut map.models, &map.routes);
     map
 }
 

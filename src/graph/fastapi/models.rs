@@ -54,6 +54,77 @@ pub struct Model {
     /// fields are on the base class's entry).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<ModelField>,
+    /// Where routes use it: as a request body, a response, or a message
+    /// a websocket sends.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used: Vec<ModelUse>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelRole {
+    Body,
+    Response,
+    WebsocketMessage,
+}
+
+/// One use of a model by a route.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct ModelUse {
+    pub role: ModelRole,
+    /// `GET /path` or `WS /path`.
+    pub route: String,
+    /// Where the route is declared (for a websocket message, where it is
+    /// sent), `file:line`.
+    pub at: String,
+}
+
+/// Fills each model's [`Model::used`] from the routes.
+pub fn record_uses(models: &mut [Model], routes: &[super::Route]) {
+    let index: std::collections::HashMap<String, usize> = models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.class.clone(), i))
+        .collect();
+    for r in routes {
+        let label = super::route_label(r);
+        let mut add = |class: &str, role: ModelRole, at: String| {
+            if let Some(&i) = index.get(class) {
+                let u = ModelUse {
+                    role,
+                    route: label.clone(),
+                    at,
+                };
+                if !models[i].used.contains(&u) {
+                    models[i].used.push(u);
+                }
+            }
+        };
+        let declared = format!("{}:{}", r.file, r.line);
+        for p in &r.parameters {
+            if let Some(m) = &p.model {
+                add(m, ModelRole::Body, declared.clone());
+            }
+        }
+        for m in &r.response_models {
+            add(m, ModelRole::Response, declared.clone());
+        }
+        if let Some(ws) = &r.websocket {
+            let file = r
+                .handler_at
+                .as_deref()
+                .and_then(|h| h.rsplit_once(':'))
+                .map_or(r.file.as_str(), |(f, _)| f);
+            for s in &ws.sends {
+                if let Some(m) = &s.model {
+                    add(m, ModelRole::WebsocketMessage, format!("{file}:{}", s.line));
+                }
+            }
+        }
+    }
+    for m in models.iter_mut() {
+        m.used.sort();
+    }
 }
 
 /// One annotated field of a model.
@@ -169,6 +240,7 @@ pub fn pydantic_models(program: &Program) -> Vec<Model> {
             line: sc.line,
             bases: sc.bases.iter().map(render).collect(),
             fields: own_fields(program, file, scope, sc),
+            used: Vec::new(),
         });
     }
     out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

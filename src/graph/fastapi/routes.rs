@@ -529,6 +529,7 @@ impl<'p> Walker<'_, 'p> {
                     tags: f.tags.clone(),
                     status_code: None,
                     response_model: None,
+                    response_models: Vec::new(),
                     parameters: Vec::new(),
                     dependencies: Vec::new(),
                     all_dependencies: Vec::new(),
@@ -611,6 +612,7 @@ impl<'p> Walker<'_, 'p> {
                 tags: Vec::new(),
                 status_code: None,
                 response_model: None,
+                response_models: Vec::new(),
                 parameters: Vec::new(),
                 dependencies: Vec::new(),
                 all_dependencies: Vec::new(),
@@ -718,6 +720,7 @@ impl<'p> Walker<'_, 'p> {
                 tags: Vec::new(),
                 status_code: None,
                 response_model: None,
+                response_models: Vec::new(),
                 parameters: Vec::new(),
                 dependencies: Vec::new(),
                 all_dependencies: Vec::new(),
@@ -922,6 +925,18 @@ impl<'p> Walker<'_, 'p> {
                     .map(str::to_string)
             })
             .or_else(|| handler_scope.map(|(_, _, sc)| sc.name.clone()));
+        // FastAPI takes the return annotation when the decorator names no
+        // `response_model`.
+        let response_models = match call.kwarg("response_model") {
+            Some(m) => classes_in(program, site.file, site.scope, m),
+            None => handler_scope
+                .and_then(|(f, _, sc)| {
+                    sc.returns
+                        .as_ref()
+                        .map(|r| classes_in(program, f, sc.parent.unwrap_or(0), r))
+                })
+                .unwrap_or_default(),
+        };
         let websocket = match (site.ws, handler_scope) {
             (true, Some((f, s, _))) => Some(sockets::socket_behaviour(program, f, s)),
             _ => None,
@@ -947,6 +962,7 @@ impl<'p> Walker<'_, 'p> {
                 tags,
                 status_code: call.kwarg("status_code").map(render_expr),
                 response_model: call.kwarg("response_model").map(render_expr),
+                response_models,
                 parameters,
                 dependencies: deps,
                 all_dependencies,
@@ -962,6 +978,43 @@ impl<'p> Walker<'_, 'p> {
             },
         );
     }
+}
+
+/// The first-party classes an annotation names, looking inside generics
+/// and unions (`list[Item]`, `Item | None`, `Optional[Page[Item]]`).
+fn classes_in(program: &Program, file: usize, scope: u32, e: &Expr) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        if out.len() > 16 {
+            break;
+        }
+        match e {
+            Expr::Name(_) | Expr::Attr(..) => {
+                if let Target::Def { file: f, scope: s } = program.resolve(file, scope, e)
+                    && program
+                        .scope(f, s)
+                        .is_some_and(|sc| sc.kind == ScopeKind::Class)
+                {
+                    let r = program.def_ref(f, s);
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
+                }
+            }
+            Expr::Subscript(base, items) => {
+                stack.extend(items.iter().rev());
+                stack.push(base);
+            }
+            Expr::BinOp(l, _, r) => {
+                stack.push(r);
+                stack.push(l);
+            }
+            Expr::Tuple(items) | Expr::List(items) => stack.extend(items.iter().rev()),
+            _ => {}
+        }
+    }
+    out
 }
 
 struct RouteSite<'c> {
