@@ -554,6 +554,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "services_forms",
         "fastapi_loops",
         "celery_wrappers",
+        "two_services",
         "fastapi_dynamic",
         "fastapi_indirect",
     ] {

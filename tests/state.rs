@@ -764,3 +764,44 @@ fn markdown_report_shows_shared_state_flows_and_outside_services() {
         "| GET | `https://api.github.com/repos/{}/{}` | httpx | `fetch_repository_metadata` `server/actions/repositories.py:16` |  |"
     ));
 }
+
+#[test]
+fn flows_follow_each_file_when_two_roots_share_a_module_name() {
+    let report = report_json(&fixture("two_services"), &[]);
+    let flows: Vec<(String, Vec<String>)> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["function"].as_str().unwrap().to_string(),
+                f["redis"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}:{} {}",
+                            r["file"].as_str().unwrap(),
+                            r["line"],
+                            r["command"].as_str().unwrap()
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flows,
+        vec![
+            (
+                "main:status".to_string(),
+                vec!["admin/main.py:10 set".to_string()]
+            ),
+            (
+                "main:status".to_string(),
+                vec!["api/main.py:10 get".to_string()]
+            ),
+        ]
+    );
+}

@@ -140,10 +140,29 @@ pub struct Flows {
     pub couplings: Vec<Coupling>,
 }
 
-/// `(file, scope)` of a `module:qualname` reference.
-fn def_of(program: &Program, reference: &str) -> Option<Def> {
+/// `(file, scope)` of a `module:qualname` reference. Two roots can hold
+/// modules of the same name (`backend/main.py` and `worker/main.py` are
+/// both `main`): `at`, the path (or `path:line`) the reference was found
+/// at, picks the right one.
+fn def_of(program: &Program, reference: &str, at: Option<&str>) -> Option<Def> {
     let (module, qual) = reference.split_once(':')?;
-    let file = *program.module_index.get(module)?;
+    let hinted = at
+        .map(|a| {
+            a.rsplit_once(':')
+                .filter(|(_, l)| l.parse::<u32>().is_ok())
+                .map_or(a, |(p, _)| p)
+        })
+        .and_then(|p| program.file(p))
+        .filter(|&f| {
+            program.files[f]
+                .module
+                .as_ref()
+                .is_some_and(|m| m.name == module)
+        });
+    let file = match hinted {
+        Some(f) => f,
+        None => *program.module_index.get(module)?,
+    };
     let facts = program.files[file].facts.as_ref()?;
     let last = qual.rsplit('.').next()?;
     facts
@@ -165,25 +184,28 @@ pub fn build(
 ) -> Flows {
     let mut graph = CallGraph::new(program);
     let mut roots: Vec<(String, EntryKind, String, Vec<Def>)> = Vec::new();
-    let deps: HashMap<&str, DependencyKind> = web
+    let deps: HashMap<&str, (DependencyKind, Option<&str>)> = web
         .dependencies
         .iter()
-        .map(|d| (d.target.as_str(), d.kind))
+        .map(|d| (d.target.as_str(), (d.kind, d.file.as_deref())))
         .collect();
     for r in &web.routes {
         let Some(handler) = r.handler.as_deref() else {
             continue;
         };
-        let Some(def) = def_of(program, handler) else {
+        let Some(def) = def_of(program, handler, r.handler_at.as_deref()) else {
             continue;
         };
         let mut defs = vec![def];
         // Dependencies run on every request to the route.
         for d in &r.all_dependencies {
-            let kind = deps.get(d.as_str()).copied();
+            let (kind, at) = deps.get(d.as_str()).copied().unzip();
+            let at = at.flatten();
             let found = match kind {
-                Some(DependencyKind::Function | DependencyKind::Generator) => def_of(program, d),
-                Some(DependencyKind::CallableInstance) => def_of(program, d)
+                Some(DependencyKind::Function | DependencyKind::Generator) => {
+                    def_of(program, d, at)
+                }
+                Some(DependencyKind::CallableInstance) => def_of(program, d, at)
                     .and_then(|(f, s)| program.method(f, s, "__call__").map(|m| (f, m))),
                 _ => None,
             };
@@ -198,14 +220,14 @@ pub fn build(
         let hooks = app
             .lifespan
             .iter()
-            .map(|l| ("lifespan", l.handler.as_str()))
+            .map(|l| ("lifespan", l.handler.as_str(), Some(l.file.as_str())))
             .chain(
                 app.events
                     .iter()
-                    .map(|e| (e.event.as_str(), e.handler.as_str())),
+                    .map(|e| (e.event.as_str(), e.handler.as_str(), None)),
             );
-        for (what, handler) in hooks {
-            let Some(def) = def_of(program, handler) else {
+        for (what, handler, at) in hooks {
+            let Some(def) = def_of(program, handler, at) else {
                 continue;
             };
             let label = format!("{what} {handler}");
@@ -216,7 +238,7 @@ pub fn build(
     }
     for t in &celery.tasks {
         let Some(name) = t.name.text() else { continue };
-        let Some((f, s)) = def_of(program, &t.function) else {
+        let Some((f, s)) = def_of(program, &t.function, Some(&t.file)) else {
             continue;
         };
         // A class task runs its `run` method.
@@ -235,56 +257,57 @@ pub fn build(
         ));
     }
 
-    let sends_by_fn: BTreeMap<&str, Vec<usize>> =
+    // What each function does, keyed by (file, `module:qualname`): two
+    // roots may hold modules of the same name.
+    let index = |items: Vec<(&'_ str, &'_ str)>| -> BTreeMap<(String, String), Vec<usize>> {
+        let mut m: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, (file, function)) in items.into_iter().enumerate() {
+            m.entry((file.to_string(), function.to_string()))
+                .or_default()
+                .push(i);
+        }
+        m
+    };
+    let sends_by_fn = index(
         celery
             .enqueues
             .iter()
-            .enumerate()
-            .fold(BTreeMap::new(), |mut m, (i, e)| {
-                m.entry(e.function.as_str()).or_default().push(i);
-                m
-            });
-    let ops_by_fn: BTreeMap<&str, Vec<usize>> =
+            .map(|e| (e.file.as_str(), e.function.as_str()))
+            .collect(),
+    );
+    let ops_by_fn = index(
         redis
             .operations
             .iter()
-            .enumerate()
-            .fold(BTreeMap::new(), |mut m, (i, op)| {
-                if let Some(f) = op.function.as_deref() {
-                    m.entry(f).or_default().push(i);
-                }
-                m
-            });
-
-    let events_by_fn: BTreeMap<&str, Vec<usize>> =
+            .map(|op| (op.file.as_str(), op.function.as_deref().unwrap_or("")))
+            .collect(),
+    );
+    let events_by_fn = index(
         services
             .events
             .iter()
-            .enumerate()
-            .fold(BTreeMap::new(), |mut m, (i, e)| {
-                m.entry(e.function.as_str()).or_default().push(i);
-                m
-            });
-    let http_by_fn: BTreeMap<&str, Vec<usize>> =
+            .map(|e| (e.file.as_str(), e.function.as_str()))
+            .collect(),
+    );
+    let http_by_fn = index(
         services
             .http_calls
             .iter()
-            .enumerate()
-            .fold(BTreeMap::new(), |mut m, (i, h)| {
-                m.entry(h.function.as_str()).or_default().push(i);
-                m
-            });
+            .map(|h| (h.file.as_str(), h.function.as_str()))
+            .collect(),
+    );
 
     let mut flows = Vec::new();
     // Which entries reach each function: the basis of the couplings.
-    let mut entries_of: HashMap<String, BTreeSet<(EntryKind, String)>> = HashMap::new();
+    let mut entries_of: HashMap<(String, String), BTreeSet<(EntryKind, String)>> = HashMap::new();
     for (entry, kind, function, defs) in roots {
         let mut calls = Vec::new();
-        let mut reached: Vec<String> = Vec::new();
+        let mut reached: Vec<(String, String)> = Vec::new();
         for root in defs {
             for r in graph.reach(root) {
                 let name = program.def_ref(r.def.0, r.def.1);
-                if reached.contains(&name) {
+                let key = (program.files[r.def.0].path.clone(), name.clone());
+                if reached.contains(&key) {
                     continue;
                 }
                 if let Some(((vf, _), line)) = r.via {
@@ -300,7 +323,7 @@ pub fn build(
                         called_at: String::new(),
                     });
                 }
-                reached.push(name);
+                reached.push(key);
             }
         }
         calls.retain(|c| !c.called_at.is_empty() || c.depth > 0);
@@ -309,7 +332,7 @@ pub fn build(
         let mut events = Vec::new();
         let mut http = Vec::new();
         for f in &reached {
-            for &i in events_by_fn.get(f.as_str()).into_iter().flatten() {
+            for &i in events_by_fn.get(f).into_iter().flatten() {
                 let e = &services.events[i];
                 events.push(FlowEvent {
                     event: e.event.text().unwrap_or("{}").to_string(),
@@ -318,7 +341,7 @@ pub fn build(
                     line: e.line,
                 });
             }
-            for &i in http_by_fn.get(f.as_str()).into_iter().flatten() {
+            for &i in http_by_fn.get(f).into_iter().flatten() {
                 let h = &services.http_calls[i];
                 http.push(FlowHttp {
                     method: h.method.clone(),
@@ -331,7 +354,7 @@ pub fn build(
                 .entry(f.clone())
                 .or_default()
                 .insert((kind, entry.clone()));
-            for &i in sends_by_fn.get(f.as_str()).into_iter().flatten() {
+            for &i in sends_by_fn.get(f).into_iter().flatten() {
                 let e = &celery.enqueues[i];
                 enqueues.push(FlowSend {
                     task: e.task.text().unwrap_or("{}").to_string(),
@@ -342,7 +365,7 @@ pub fn build(
                     line: e.line,
                 });
             }
-            for &i in ops_by_fn.get(f.as_str()).into_iter().flatten() {
+            for &i in ops_by_fn.get(f).into_iter().flatten() {
                 let op = &redis.operations[i];
                 ops.push(FlowRedis {
                     command: op.command.clone(),
@@ -374,8 +397,10 @@ pub fn build(
     for k in &redis.keys {
         let side = |uses: &[&super::redis::KeyUse]| -> BTreeSet<(EntryKind, String)> {
             uses.iter()
-                .filter_map(|u| u.function.as_deref())
-                .filter_map(|f| entries_of.get(f))
+                .filter_map(|u| {
+                    let f = u.function.as_deref()?;
+                    entries_of.get(&(u.file.clone(), f.to_string()))
+                })
                 .flatten()
                 .cloned()
                 .collect()
