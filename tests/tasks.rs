@@ -526,6 +526,23 @@ fn tasks_command_lists_sends_per_task_and_filters_by_queue() {
     );
     assert_eq!(*lines.last().unwrap(), "2 tasks, 3 enqueue sites");
 
+    // A task only beat runs says so, instead of "not enqueued".
+    let out = explore()
+        .args(["tasks"])
+        .arg(fixture("backend"))
+        .args(["--queue", "default"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let at = text
+        .lines()
+        .position(|l| l.starts_with("tasks.maintenance.refresh_stats "))
+        .expect("refresh_stats is listed");
+    assert_eq!(
+        text.lines().nth(at + 1),
+        Some("    beat         server/utils/celery_app.py:22  `refresh-stats` every 300.0 s")
+    );
+
     let out = explore()
         .args(["tasks"])
         .arg(fixture("celery_forms"))

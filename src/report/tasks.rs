@@ -131,10 +131,19 @@ fn tasks_by_queue(c: &CeleryMap, out: &mut String) {
                 .filter(|o| o.name != "name")
                 .map(|o| format!("{}={}", o.name, o.value))
                 .collect();
-            let from = if t.enqueued_at.is_empty() {
+            let mut from: Vec<String> = t.enqueued_at.clone();
+            from.extend(
+                c.beat
+                    .iter()
+                    .filter(|b| {
+                        b.task.as_known().is_some() && b.task.as_known() == t.name.as_known()
+                    })
+                    .map(|b| format!("beat `{}` ({})", b.name, b.schedule)),
+            );
+            let from = if from.is_empty() {
                 "never, in this code".to_string()
             } else {
-                t.enqueued_at.join(", ")
+                from.join(", ")
             };
             let never = t
                 .not_importable
@@ -280,7 +289,19 @@ pub fn task_table(c: &CeleryMap) -> String {
             .iter()
             .filter(|e| e.task_found && e.task.as_known() == t.name.as_known())
             .collect();
-        if sites.is_empty() {
+        let scheduled: Vec<&crate::graph::celery::BeatEntry> = c
+            .beat
+            .iter()
+            .filter(|b| b.task.as_known().is_some() && b.task.as_known() == t.name.as_known())
+            .collect();
+        for b in &scheduled {
+            let _ = writeln!(
+                out,
+                "    beat         {}:{}  `{}` {}",
+                b.file, b.line, b.name, b.schedule
+            );
+        }
+        if sites.is_empty() && scheduled.is_empty() {
             out.push_str("    not enqueued in this code\n");
         }
         for e in sites {
