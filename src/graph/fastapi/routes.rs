@@ -512,40 +512,26 @@ impl<'p> Walker<'_, 'p> {
             .objects_of(program, cf, cs, target, ctx.then_some(&reg.ctx));
         if children.is_empty() {
             let reason = unknown_router(program, reg, child);
+            let entry = mount_entry(
+                program,
+                &f,
+                (reg.file, reg.line),
+                format!("{}{{?}}", f.prefix),
+                format!("the routes of `{}`", render_expr(child)),
+            );
             self.add(
                 &f.stack,
                 Route {
-                    methods: Vec::new(),
-                    path: format!("{}{{?}}", f.prefix),
-                    kind: RouteKind::Mount,
-                    app: f.app.clone(),
                     router: render_expr(child),
-                    handler: None,
-                    handler_at: None,
-                    file: program.files[reg.file].path.clone(),
-                    line: reg.line,
-                    is_async: false,
-                    name: None,
                     tags: f.tags.clone(),
-                    status_code: None,
-                    response_model: None,
-                    response_models: Vec::new(),
-                    parameters: Vec::new(),
-                    dependencies: Vec::new(),
-                    all_dependencies: Vec::new(),
-                    auth: Vec::new(),
                     injection: true,
-                    conditional: f.conditional,
-                    included_via: f.via.clone(),
-                    mounts: Some(format!("the routes of `{}`", render_expr(child))),
                     unresolved_include: true,
-                    websocket: None,
                     dynamic: [
                         f.dynamic.clone(),
                         vec![format!("included router: {reason}")],
                     ]
                     .concat(),
-                    notes: f.notes.clone(),
+                    ..entry
                 },
             );
             return;
@@ -595,36 +581,18 @@ impl<'p> Walker<'_, 'p> {
         let mut f = frame.clone();
         f.conditional |= reg.conditional;
         let prefix = format!("{}{}", frame.prefix, piece(&path));
+        let entry = mount_entry(
+            program,
+            &f,
+            (reg.file, reg.line),
+            prefix,
+            format!("frontend static files{dir}"),
+        );
         self.add(
             &f.stack,
             Route {
-                methods: Vec::new(),
-                path: prefix,
-                kind: RouteKind::Mount,
-                app: f.app.clone(),
                 router: router.to_string(),
-                handler: None,
-                handler_at: None,
-                file: program.files[reg.file].path.clone(),
-                line: reg.line,
-                is_async: false,
-                name: None,
-                tags: Vec::new(),
-                status_code: None,
-                response_model: None,
-                response_models: Vec::new(),
-                parameters: Vec::new(),
-                dependencies: Vec::new(),
-                all_dependencies: Vec::new(),
-                auth: Vec::new(),
-                injection: false,
-                conditional: f.conditional,
-                included_via: f.via.clone(),
-                mounts: Some(format!("frontend static files{dir}")),
-                unresolved_include: false,
-                websocket: None,
-                dynamic: f.dynamic.clone(),
-                notes: f.notes.clone(),
+                ..entry
             },
         );
     }
@@ -699,40 +667,18 @@ impl<'p> Walker<'_, 'p> {
                 None => format!("`{}`", render_expr(other)),
             },
         };
+        let path = if f.prefix.is_empty() {
+            "/".to_string()
+        } else {
+            f.prefix.clone()
+        };
+        let entry = mount_entry(program, &f, (file, line), path, what);
         self.add(
             &f.stack,
             Route {
-                methods: Vec::new(),
-                path: if f.prefix.is_empty() {
-                    "/".to_string()
-                } else {
-                    f.prefix.clone()
-                },
-                kind: RouteKind::Mount,
-                app: f.app.clone(),
                 router: router.to_string(),
-                handler: None,
-                handler_at: None,
-                file: program.files[file].path.clone(),
-                line,
-                is_async: false,
-                name: None,
-                tags: Vec::new(),
-                status_code: None,
-                response_model: None,
-                response_models: Vec::new(),
-                parameters: Vec::new(),
-                dependencies: Vec::new(),
-                all_dependencies: Vec::new(),
-                auth: Vec::new(),
-                injection: false,
-                conditional: f.conditional,
                 included_via: frame.via.clone(),
-                mounts: Some(what),
-                unresolved_include: false,
-                websocket: None,
-                dynamic: f.dynamic,
-                notes: f.notes,
+                ..entry
             },
         );
     }
@@ -977,6 +923,47 @@ impl<'p> Walker<'_, 'p> {
                 notes,
             },
         );
+    }
+}
+
+/// A `mount` entry of the route list, declared at `(file, line)`: what
+/// stands below `path` with no routes of its own to list (static files,
+/// an outside application, a router that cannot be resolved).
+fn mount_entry(
+    program: &Program,
+    f: &Frame,
+    (file, line): (usize, u32),
+    path: String,
+    mounts: String,
+) -> Route {
+    Route {
+        methods: Vec::new(),
+        path,
+        kind: RouteKind::Mount,
+        app: f.app.clone(),
+        router: String::new(),
+        handler: None,
+        handler_at: None,
+        file: program.files[file].path.clone(),
+        line,
+        is_async: false,
+        name: None,
+        tags: Vec::new(),
+        status_code: None,
+        response_model: None,
+        response_models: Vec::new(),
+        parameters: Vec::new(),
+        dependencies: Vec::new(),
+        all_dependencies: Vec::new(),
+        auth: Vec::new(),
+        injection: false,
+        conditional: f.conditional,
+        included_via: f.via.clone(),
+        mounts: Some(mounts),
+        unresolved_include: false,
+        websocket: None,
+        dynamic: f.dynamic.clone(),
+        notes: f.notes.clone(),
     }
 }
 
