@@ -15,6 +15,7 @@ pub mod redis;
 pub mod resolve;
 pub mod services;
 pub mod symbols;
+pub mod unroll;
 pub mod tables;
 pub mod values;
 

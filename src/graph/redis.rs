@@ -1052,6 +1052,26 @@ impl<'p> Cx<'p> {
         }
         let mut out = Vec::new();
         for e in exprs {
+            // A name set on several branches (or looping over a literal
+            // list) names several keys: one each.
+            if let Some(alts) = self.p.alternatives(file, scope, e) {
+                for (af, asc, alt) in alts {
+                    let (key, glob) = self.key_value(af, asc, &alt, builder);
+                    let key = match (key, &alt) {
+                        (StrValue::Dynamic { .. }, Expr::Other(what)) => StrValue::Dynamic {
+                            reason: what.clone(),
+                        },
+                        (k, _) => k,
+                    };
+                    if !out.iter().any(|o: &OpKey| o.key == key) {
+                        out.push(OpKey {
+                            key,
+                            glob: glob || glob_command,
+                        });
+                    }
+                }
+                continue;
+            }
             let (key, glob) = self.key_value(file, scope, e, builder);
             out.push(OpKey {
                 key,

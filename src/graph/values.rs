@@ -157,7 +157,81 @@ impl Program {
         }
     }
 
+    /// The values a local name may hold where it is used, when there are
+    /// several: it is assigned more than once in its function (on
+    /// different branches, or a parameter reassigned), or it is the
+    /// variable of a loop over a literal collection. Each value comes with
+    /// the file and scope it is written in; `None` for a name with one
+    /// binding (or none), which [`Program::resolve`] answers.
+    pub fn alternatives(&self, file: usize, scope: u32, expr: &Expr) -> Option<Vec<(usize, u32, Expr)>> {
+        let Expr::Name(name) = expr else { return None };
+        let sc = self.scope(file, scope)?;
+        if sc.kind != ScopeKind::Function {
+            return None;
+        }
+        let mut out: Vec<(usize, u32, Expr)> = Vec::new();
+        let mut loops = Vec::new();
+        let mut augmented = false;
+        for st in &sc.stmts {
+            match st {
+                Stmt::Assign {
+                    targets,
+                    value,
+                    augmented: aug,
+                    ..
+                } if targets.iter().any(|t| matches!(t, Expr::Name(n) if n == name)) => {
+                    if *aug {
+                        augmented = true;
+                    } else if let Some(v) = value {
+                        out.push((file, scope, v.clone()));
+                    }
+                }
+                Stmt::For { line, target, .. }
+                    if matches!(target, Expr::Name(n) if n == name) =>
+                {
+                    loops.push(*line);
+                }
+                _ => {}
+            }
+        }
+        let is_param = sc.params.iter().any(|p| &p.name == name);
+        if out.is_empty() && loops.len() == 1 && !is_param {
+            let values = super::unroll::loop_values(self, file, scope, name, loops[0])?;
+            return Some(values.into_iter().map(|b| (b.file, b.scope, b.expr)).collect());
+        }
+        let bindings = out.len() + loops.len() + usize::from(is_param) + usize::from(augmented);
+        if bindings < 2 {
+            return None;
+        }
+        if is_param || augmented || !loops.is_empty() {
+            // A value no fold can read stands for the parameter, the
+            // augmented assignment or the loop.
+            out.push((file, scope, Expr::Other(format!("`{name}` from the caller or a loop"))));
+        }
+        Some(out)
+    }
+
     fn eval_ref(&self, file: usize, scope: u32, expr: &Expr, d: u32) -> StrValue {
+        if let Some(alts) = self.alternatives(file, scope, expr) {
+            let values: Vec<StrValue> = alts
+                .iter()
+                .map(|(f, s, e)| self.eval(*f, *s, e, d))
+                .collect();
+            let texts: Vec<Option<&str>> = values.iter().map(StrValue::text).collect();
+            if texts.iter().all(|t| t.is_some() && *t == texts[0]) {
+                return values.into_iter().next().expect("one value at least");
+            }
+            let shown: Vec<String> = values
+                .iter()
+                .take(4)
+                .map(|v| v.text().map_or_else(|| "?".to_string(), |t| format!("`{t}`")))
+                .collect();
+            return StrValue::dynamic(format!(
+                "`{}` holds one of several values: {}",
+                render_expr(expr),
+                shown.join(", ")
+            ));
+        }
         match self.resolve(file, scope, expr) {
             Target::Value {
                 file: f,

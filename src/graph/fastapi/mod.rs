@@ -15,7 +15,7 @@ pub mod models;
 mod objects;
 mod routes;
 pub mod sockets;
-mod unroll;
+
 
 use schemars::JsonSchema;
 use serde::Serialize;

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::deps::Resolver;
 use super::objects::{ObjId, ObjKind, Objects, RegKind, Registration};
-use super::unroll::{self, Bindings};
+use crate::graph::unroll::{self, Bindings};
 use super::{DeclaredOn, DependencyUse, Inclusion, Route, RouteKind, sockets};
 use crate::graph::values::StrValue;
 use crate::graph::{Program, Target};

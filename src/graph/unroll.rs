@@ -1,6 +1,7 @@
 //! Loops over literal collections, unrolled.
 //!
-//! Applications often register routers in a loop: `for r in ROUTERS:
+//! Applications often register routers in a loop (and track events or
+//! build keys in one): `for r in ROUTERS:
 //! app.include_router(r)`, `for prefix, sub in SUBAPPS.items():
 //! app.mount(prefix, sub)`, `for p, r in [("/a", a), ("/b", b)]: ...`.
 //! When the collection is a literal (here or in another module), each pass
@@ -28,6 +29,18 @@ pub type Bindings = HashMap<String, Bound>;
 /// Passes through a collection longer than this are not unrolled.
 const MAX_PASSES: usize = 256;
 const MAX_DEPTH: u32 = 12;
+
+/// The values the loop variable `name` takes when it is the target of the
+/// `for` at `loop_line` in `scope` of `file` and that loop runs over a
+/// literal collection.
+pub fn loop_values(program: &Program, file: usize, scope: u32, name: &str, loop_line: u32) -> Option<Vec<Bound>> {
+    let ctx = Context {
+        loop_line: Some(loop_line),
+        ..Context::default()
+    };
+    let passes = loop_bindings(program, file, scope, &ctx)?;
+    passes.into_iter().map(|mut b| b.remove(name)).collect()
+}
 
 /// One set of bindings per pass of the innermost loop around a statement
 /// with context `ctx` in `scope` of `file`; `None` when the statement is
