@@ -127,7 +127,7 @@ impl<'p> CallGraph<'p> {
                 match sc.kind {
                     ScopeKind::Function => Some((f, s)),
                     // Building an instance runs `__init__`.
-                    ScopeKind::Class => program.method(f, s, "__init__").map(|m| (f, m)),
+                    ScopeKind::Class => program.method_def(f, s, "__init__"),
                     ScopeKind::Module => None,
                 }
             }
@@ -136,60 +136,236 @@ impl<'p> CallGraph<'p> {
                     return None;
                 };
                 let (cf, cs) = instance_class(program, file, scope, base)?;
-                program.method(cf, cs, method).map(|m| (cf, m))
+                program.method_def(cf, cs, method)
             }
         }
     }
 }
 
-/// The first-party class an expression is an instance of, when that
-/// is visible: `self` in a method, a name bound to `Class(...)`, or a
-/// parameter annotated with the class.
+/// The first-party class an expression is an instance of, when that is
+/// visible: `self` in a method, a parameter or annotated name, `Class(...)`
+/// itself, a name bound to one, what a first-party function returns (its
+/// return annotation, else its `return` values), `self.attr` assigned in
+/// the class or a base class, and a `@property` of a known class.
 pub fn instance_class(program: &Program, file: usize, scope: u32, base: &Expr) -> Option<Def> {
-    let is_class = |f: usize, s: u32| {
-        program
-            .scope(f, s)
-            .is_some_and(|sc| sc.kind == ScopeKind::Class)
-    };
-    if let Expr::Name(n) = base {
-        let sc = program.scope(file, scope)?;
-        if sc.kind == ScopeKind::Function
-            && let Some(p) = sc.params.iter().position(|p| &p.name == n)
-        {
-            let outer = sc.parent.unwrap_or(0);
-            if p == 0 && (n == "self" || n == "cls") && is_class(file, outer) {
-                return Some((file, outer));
-            }
-            let ann = sc.params[p].annotation.as_ref()?;
-            return match program.resolve(file, outer, ann) {
-                Target::Def { file: f, scope: s } if is_class(f, s) => Some((f, s)),
-                _ => None,
-            };
-        }
+    instance_class_at(program, file, scope, base, 0)
+}
+
+/// How many steps (names, returns, attributes) an instance is followed.
+const MAX_INSTANCE_DEPTH: u32 = 8;
+
+fn is_class(program: &Program, f: usize, s: u32) -> bool {
+    program
+        .scope(f, s)
+        .is_some_and(|sc| sc.kind == ScopeKind::Class)
+}
+
+fn instance_class_at(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    base: &Expr,
+    depth: u32,
+) -> Option<Def> {
+    if depth > MAX_INSTANCE_DEPTH {
+        return None;
     }
-    // `Store().save(...)`: a method called on a fresh instance.
-    if let Expr::Call(c) = base {
-        return match program.resolve(file, scope, &c.func) {
-            Target::Def {
-                file: cf,
-                scope: cs,
-            } if is_class(cf, cs) => Some((cf, cs)),
-            _ => None,
-        };
+    let d = depth + 1;
+    match base {
+        Expr::Name(n) => {
+            let sc = program.scope(file, scope)?;
+            if sc.kind == ScopeKind::Function
+                && let Some(p) = sc.params.iter().position(|p| &p.name == n)
+            {
+                let outer = sc.parent.unwrap_or(0);
+                if p == 0 && (n == "self" || n == "cls") && is_class(program, file, outer) {
+                    return Some((file, outer));
+                }
+                let param = &sc.params[p];
+                // `q: Queue = Depends(get_queue)`: what the dependency
+                // hands out says more than the annotation (often a
+                // Protocol).
+                let provider = param.default.as_ref().and_then(depends_target).or_else(|| {
+                    match &param.annotation {
+                        Some(Expr::Subscript(_, items)) => {
+                            items.iter().skip(1).find_map(depends_target)
+                        }
+                        _ => None,
+                    }
+                });
+                if let Some(dep) = provider
+                    && let Some(c) = returned_class(program, file, outer, dep, d)
+                {
+                    return Some(c);
+                }
+                return annotation_class(program, file, outer, param.annotation.as_ref()?, d);
+            }
+            // `q: JobQueue = make()`: the annotation says what it is.
+            let annotated = sc.stmts.iter().find_map(|st| match st {
+                Stmt::Assign {
+                    targets,
+                    annotation: Some(a),
+                    ..
+                } if targets.iter().any(|t| matches!(t, Expr::Name(x) if x == n)) => Some(a),
+                _ => None,
+            });
+            if let Some(a) = annotated
+                && let Some(c) = annotation_class(program, file, scope, a, d)
+            {
+                return Some(c);
+            }
+        }
+        // `Store().save(...)`, `queue_for(kind).put(...)`.
+        Expr::Call(c) => return returned_class(program, file, scope, &c.func, d),
+        Expr::Attr(inner, attr) => {
+            if let Some(found) = self_attr_values(program, file, scope, inner, attr)
+                .into_iter()
+                .find_map(|(f, s, v)| instance_class_at(program, f, s, v, d))
+            {
+                return Some(found);
+            }
+            // `self.conn` where `conn` is a `@property` of the class.
+            if let Some((cf, cs)) = instance_class_at(program, file, scope, inner, d)
+                && let Some((mf, ms)) = program.method_def(cf, cs, attr)
+                && program.scope(mf, ms).is_some_and(|m| {
+                    m.decorators
+                        .iter()
+                        .any(|dec| dec.dotted().is_some_and(|x| x.ends_with("property")))
+                })
+            {
+                return function_returns(program, mf, ms, d);
+            }
+        }
+        _ => {}
     }
     match program.resolve(file, scope, base) {
         Target::Value {
             file: f,
             scope: s,
-            value: Expr::Call(c),
+            value,
             ..
-        } => match program.resolve(f, s, &c.func) {
-            Target::Def {
-                file: cf,
-                scope: cs,
-            } if is_class(cf, cs) => Some((cf, cs)),
+        } => instance_class_at(program, f, s, value, d),
+        _ => None,
+    }
+}
+
+/// The class a call of `func` makes: the class itself, or what a
+/// first-party function returns.
+fn returned_class(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    func: &Expr,
+    depth: u32,
+) -> Option<Def> {
+    match program.resolve(file, scope, func) {
+        Target::Def { file: f, scope: s } if is_class(program, f, s) => Some((f, s)),
+        Target::Def { file: f, scope: s } => function_returns(program, f, s, depth),
+        _ => {
+            // `self.build()`, `service.make()`: a method of a known class.
+            let Expr::Attr(inner, m) = func else {
+                return None;
+            };
+            let (cf, cs) = instance_class_at(program, file, scope, inner, depth + 1)?;
+            let (mf, ms) = program.method_def(cf, cs, m)?;
+            function_returns(program, mf, ms, depth + 1)
+        }
+    }
+}
+
+/// The first-party class the function at `(file, scope)` returns: its
+/// return annotation, else the first `return` value whose class is known.
+fn function_returns(program: &Program, file: usize, scope: u32, depth: u32) -> Option<Def> {
+    if depth > MAX_INSTANCE_DEPTH {
+        return None;
+    }
+    let sc = program.scope(file, scope)?;
+    if sc.kind != ScopeKind::Function {
+        return None;
+    }
+    if let Some(r) = &sc.returns
+        && let Some(c) = annotation_class(program, file, sc.parent.unwrap_or(0), r, depth + 1)
+    {
+        return Some(c);
+    }
+    sc.stmts.iter().find_map(|st| match st {
+        Stmt::Return { value: Some(v), .. } => {
+            instance_class_at(program, file, scope, v, depth + 1)
+        }
+        _ => None,
+    })
+}
+
+/// The callable of `Depends(f)` or `Security(f)`.
+fn depends_target(e: &Expr) -> Option<&Expr> {
+    let Expr::Call(c) = e else { return None };
+    let last = last_name(&c.func)?;
+    if last != "Depends" && last != "Security" {
+        return None;
+    }
+    c.arg(0, "dependency")
+}
+
+/// The first-party class an annotation names: `Queue`, `"Queue"`,
+/// `Optional[Queue]`, `Queue | None`.
+fn annotation_class(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    ann: &Expr,
+    depth: u32,
+) -> Option<Def> {
+    if depth > MAX_INSTANCE_DEPTH {
+        return None;
+    }
+    match ann {
+        // A Protocol says nothing about which class will be there.
+        Expr::Name(_) | Expr::Attr(..) => match program.resolve(file, scope, ann) {
+            Target::Def { file: f, scope: s }
+                if is_class(program, f, s)
+                    && !program.class_extends(
+                        f,
+                        s,
+                        &["typing.Protocol", "typing_extensions.Protocol"],
+                    ) =>
+            {
+                Some((f, s))
+            }
             _ => None,
         },
+        Expr::Str(text) => {
+            let e = text
+                .split('.')
+                .try_fold(None::<Expr>, |acc, part| {
+                    let ok =
+                        !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_');
+                    ok.then(|| {
+                        Some(match acc {
+                            None => Expr::Name(part.to_string()),
+                            Some(b) => Expr::Attr(Box::new(b), part.to_string()),
+                        })
+                    })
+                })
+                .flatten()?;
+            annotation_class(program, file, scope, &e, depth + 1)
+        }
+        Expr::Subscript(b, items) => {
+            let outer = b.dotted().unwrap_or_default();
+            if outer.ends_with("Optional")
+                || outer.ends_with("Annotated")
+                || outer.ends_with("Union")
+            {
+                items
+                    .iter()
+                    .find_map(|i| annotation_class(program, file, scope, i, depth + 1))
+            } else {
+                None
+            }
+        }
+        Expr::BinOp(l, crate::scan::facts::BinOp::BitOr, r) => {
+            annotation_class(program, file, scope, l, depth + 1)
+                .or_else(|| annotation_class(program, file, scope, r, depth + 1))
+        }
         _ => None,
     }
 }
@@ -216,10 +392,10 @@ pub fn called_function(
     };
     // `service.run(x)` on an instance of a first-party class.
     if let Some((cf, cs)) = instance_class(program, file, scope, base)
-        && let Some(method) = program.method(cf, cs, m)
+        && let Some((mf, method)) = program.method_def(cf, cs, m)
     {
-        let msc = program.scope(cf, method)?;
-        return Some((cf, method, usize::from(!is_static(msc))));
+        let msc = program.scope(mf, method)?;
+        return Some((mf, method, usize::from(!is_static(msc))));
     }
     // `self.helper(x)` inside a method of the same class.
     let Expr::Name(me) = &**base else {
@@ -230,9 +406,9 @@ pub fn called_function(
         return None;
     }
     let class = sc.parent?;
-    let method = program.method(file, class, m)?;
-    let msc = program.scope(file, method)?;
-    Some((file, method, usize::from(!is_static(msc))))
+    let (mf, method) = program.method_def(file, class, m)?;
+    let msc = program.scope(mf, method)?;
+    Some((mf, method, usize::from(!is_static(msc))))
 }
 
 /// The expression a call passes for parameter `index` of `params`, when
@@ -322,4 +498,66 @@ pub fn bound_name(stmts: &[Stmt], call: &Call) -> Option<String> {
             _ => None,
         }
     })
+}
+
+/// What `self.attr` may hold, where `base` is the first parameter of the
+/// method `scope` of `file`: values assigned to `attr` in the class body
+/// and `self.attr = value` in any method, of the class or of a first-party
+/// base class, each with the file and scope it is written in.
+pub fn self_attr_values<'p>(
+    program: &'p Program,
+    file: usize,
+    scope: u32,
+    base: &Expr,
+    attr: &str,
+) -> Vec<(usize, u32, &'p Expr)> {
+    let mut out = Vec::new();
+    let Expr::Name(me) = base else { return out };
+    let Some(sc) = program.scope(file, scope) else {
+        return out;
+    };
+    if sc.kind != ScopeKind::Function || sc.params.first().map(|p| &p.name) != Some(me) {
+        return out;
+    }
+    let Some(class) = sc.parent else { return out };
+    for (cf, cs) in program.class_chain(file, class) {
+        let Some(facts) = program.files[cf].facts.as_ref() else {
+            continue;
+        };
+        for (si, s) in facts.scopes.iter().enumerate() {
+            let si = si as u32;
+            let owner = if si == cs {
+                None
+            } else if s.parent == Some(cs) && s.kind == ScopeKind::Function {
+                match s.params.first() {
+                    Some(p) => Some(p.name.as_str()),
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            for st in &s.stmts {
+                let Stmt::Assign {
+                    targets,
+                    value: Some(v),
+                    augmented: false,
+                    ..
+                } = st
+                else {
+                    continue;
+                };
+                let hit = targets.iter().any(|t| match (t, owner) {
+                    (Expr::Name(n), None) => n == attr,
+                    (Expr::Attr(b, a), Some(me)) => {
+                        a == attr && matches!(&**b, Expr::Name(n) if n == me)
+                    }
+                    _ => false,
+                });
+                if hit {
+                    out.push((cf, si, v));
+                }
+            }
+        }
+    }
+    out
 }

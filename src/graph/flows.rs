@@ -205,8 +205,9 @@ pub fn build(
                 Some(DependencyKind::Function | DependencyKind::Generator) => {
                     def_of(program, d, at)
                 }
-                Some(DependencyKind::CallableInstance) => def_of(program, d, at)
-                    .and_then(|(f, s)| program.method(f, s, "__call__").map(|m| (f, m))),
+                Some(DependencyKind::CallableInstance) => {
+                    def_of(program, d, at).and_then(|(f, s)| program.method_def(f, s, "__call__"))
+                }
                 _ => None,
             };
             defs.extend(found);
@@ -243,8 +244,8 @@ pub fn build(
         };
         // A class task runs its `run` method.
         let def = match program.scope(f, s).map(|sc| sc.kind) {
-            Some(ScopeKind::Class) => match program.method(f, s, "run") {
-                Some(m) => (f, m),
+            Some(ScopeKind::Class) => match program.method_def(f, s, "run") {
+                Some(m) => m,
                 None => continue,
             },
             _ => (f, s),

@@ -15,8 +15,8 @@ pub mod redis;
 pub mod resolve;
 pub mod services;
 pub mod symbols;
-pub mod unroll;
 pub mod tables;
+pub mod unroll;
 pub mod values;
 
 use std::collections::{HashMap, HashSet};

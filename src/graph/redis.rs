@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::calls::{bound_name, called_function, last_name, param_of};
+use super::calls::{
+    bound_name, called_function, instance_class, last_name, param_of, self_attr_values,
+};
 use super::values::{StrValue, literal_expr, substitute};
 use super::{Program, Target};
 use crate::report::render_expr;
@@ -648,7 +650,9 @@ impl<'p> Cx<'p> {
                         let (fs, param) = param_of(self.p, file, scope, n)?;
                         self.param_handle(file, fs, param, d)
                     }
-                    Expr::Attr(base, attr) => self.self_attr(file, scope, base, attr, d),
+                    Expr::Attr(base, attr) => self
+                        .self_attr(file, scope, base, attr, d)
+                        .or_else(|| self.property(file, scope, base, attr, d)),
                     _ => None,
                 },
                 _ => None,
@@ -729,11 +733,17 @@ impl<'p> Cx<'p> {
                     ScopeKind::Module => None,
                 }
             }
-            _ => None,
+            // `Handler().redis()`, `self.store.client()`: a method of an
+            // instance whose class is known.
+            _ => {
+                let (f, s, _) = called_function(self.p, file, scope, &c.func)?;
+                self.provider(f, s, d)
+            }
         }
     }
 
-    /// The client a first-party function returns or yields, if any.
+    /// The client (or pipeline, or pub/sub object) a first-party function
+    /// returns or yields, if any.
     fn provider(&self, file: usize, scope: u32, d: u32) -> Option<Handle> {
         if let Some(h) = self.providers.borrow().get(&(file, scope)) {
             return *h;
@@ -754,10 +764,12 @@ impl<'p> Cx<'p> {
         {
             found = self.annotation_handle(file, sc.parent.unwrap_or(0), ret, d + 1);
         }
-        let found = found.filter(|h| h.kind == HKind::Client).map(|h| Handle {
-            provider: Some((file, scope)),
-            ..h
-        });
+        let found = found
+            .filter(|h| matches!(h.kind, HKind::Client | HKind::Pipeline | HKind::PubSub))
+            .map(|h| Handle {
+                provider: Some((file, scope)),
+                ..h
+            });
         self.providers.borrow_mut().insert((file, scope), found);
         found
     }
@@ -844,6 +856,19 @@ impl<'p> Cx<'p> {
 
     /// `self.x` in a method, where some method of the class (or the class
     /// body) assigns `x` a client.
+    /// `obj.conn` where `conn` is a `@property` of the object's class.
+    fn property(&self, file: usize, scope: u32, base: &Expr, attr: &str, d: u32) -> Option<Handle> {
+        let (cf, cs) = instance_class(self.p, file, scope, base)?;
+        let (mf, ms) = self.p.method_def(cf, cs, attr)?;
+        let is_property = self
+            .p
+            .scope(mf, ms)?
+            .decorators
+            .iter()
+            .any(|dec| dec.dotted().is_some_and(|x| x.ends_with("property")));
+        is_property.then(|| self.provider(mf, ms, d)).flatten()
+    }
+
     fn self_attr(
         &self,
         file: usize,
@@ -852,53 +877,9 @@ impl<'p> Cx<'p> {
         attr: &str,
         d: u32,
     ) -> Option<Handle> {
-        let Expr::Name(me) = base else { return None };
-        let sc = self.p.scope(file, scope)?;
-        if sc.kind != ScopeKind::Function || sc.params.first().map(|p| &p.name) != Some(me) {
-            return None;
-        }
-        let class = sc.parent?;
-        let facts = self.p.files[file].facts.as_ref()?;
-        if facts.scopes.get(class as usize)?.kind != ScopeKind::Class {
-            return None;
-        }
-        if let Target::Value {
-            file: f,
-            scope: s,
-            value,
-            ..
-        } = self.p.member(Target::Def { file, scope: class }, attr, 0)
-            && let Some(h) = self.handle(f, s, value, d)
-        {
-            return Some(h);
-        }
-        for (mi, m) in facts.scopes.iter().enumerate() {
-            if m.parent != Some(class) || m.kind != ScopeKind::Function {
-                continue;
-            }
-            let Some(first) = m.params.first() else {
-                continue;
-            };
-            for st in &m.stmts {
-                let Stmt::Assign {
-                    targets,
-                    value: Some(v),
-                    augmented: false,
-                    ..
-                } = st
-                else {
-                    continue;
-                };
-                let hit = targets.iter().any(|t| {
-                    matches!(t, Expr::Attr(b, a) if a == attr
-                        && matches!(&**b, Expr::Name(n) if *n == first.name))
-                });
-                if hit && let Some(h) = self.handle(file, mi as u32, v, d) {
-                    return Some(h);
-                }
-            }
-        }
-        None
+        self_attr_values(self.p, file, scope, base, attr)
+            .into_iter()
+            .find_map(|(f, s, v)| self.handle(f, s, v, d))
     }
 
     // ----- commands -----

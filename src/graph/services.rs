@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::calls::{argument, bound_name, called_function, last_name, param_of};
+use super::calls::{argument, bound_name, called_function, last_name, param_of, self_attr_values};
 use super::values::StrValue;
 use super::{Program, Target, tables};
 use crate::report::render_expr;
@@ -582,43 +582,9 @@ impl<'p> Cx<'p> {
         attr: &str,
         d: u32,
     ) -> Option<Instance> {
-        let Expr::Name(me) = base else { return None };
-        let sc = self.p.scope(file, scope)?;
-        if sc.kind != ScopeKind::Function || sc.params.first().map(|p| &p.name) != Some(me) {
-            return None;
-        }
-        let class = sc.parent?;
-        let facts = self.p.files[file].facts.as_ref()?;
-        if facts.scopes.get(class as usize)?.kind != ScopeKind::Class {
-            return None;
-        }
-        for (mi, m) in facts.scopes.iter().enumerate() {
-            if m.parent != Some(class) || m.kind != ScopeKind::Function {
-                continue;
-            }
-            let Some(first) = m.params.first() else {
-                continue;
-            };
-            for st in &m.stmts {
-                let Stmt::Assign {
-                    targets,
-                    value: Some(v),
-                    augmented: false,
-                    ..
-                } = st
-                else {
-                    continue;
-                };
-                let hit = targets.iter().any(|t| {
-                    matches!(t, Expr::Attr(b, a) if a == attr
-                        && matches!(&**b, Expr::Name(n) if *n == first.name))
-                });
-                if hit && let Some(found) = self.instance(file, mi as u32, v, d) {
-                    return Some(found);
-                }
-            }
-        }
-        None
+        self_attr_values(self.p, file, scope, base, attr)
+            .into_iter()
+            .find_map(|(f, s, v)| self.instance(f, s, v, d))
     }
 
     // ----- calls -----

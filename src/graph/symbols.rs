@@ -358,6 +358,43 @@ impl Program {
             .map(|i| i as u32)
     }
 
+    /// A class and its first-party base classes, nearest first (depth
+    /// first, left to right: Python's method resolution order for the
+    /// usual single-inheritance and mixin hierarchies).
+    pub fn class_chain(&self, file: usize, class: u32) -> Vec<(usize, u32)> {
+        let mut out: Vec<(usize, u32)> = Vec::new();
+        let mut stack = vec![(file, class)];
+        while let Some((f, s)) = stack.pop() {
+            if out.contains(&(f, s)) || out.len() > 32 {
+                continue;
+            }
+            let Some(sc) = self.scope(f, s) else { continue };
+            if sc.kind != ScopeKind::Class {
+                continue;
+            }
+            out.push((f, s));
+            let parent = sc.parent.unwrap_or(0);
+            for base in sc.bases.iter().rev() {
+                let base = match base {
+                    Expr::Subscript(b, _) => b.as_ref(),
+                    b => b,
+                };
+                if let Target::Def { file, scope } = self.resolve(f, parent, base) {
+                    stack.push((file, scope));
+                }
+            }
+        }
+        out
+    }
+
+    /// The method `name` of the class at `(file, class)`, defined there or
+    /// inherited from a first-party base class.
+    pub fn method_def(&self, file: usize, class: u32, name: &str) -> Option<(usize, u32)> {
+        self.class_chain(file, class)
+            .into_iter()
+            .find_map(|(f, c)| self.method(f, c, name).map(|m| (f, m)))
+    }
+
     /// Python's `__qualname__` of the definition at `(file, scope)`.
     pub fn python_qualname(&self, file: usize, scope: u32) -> String {
         let mut parts: Vec<&str> = Vec::new();

@@ -33,7 +33,13 @@ const MAX_DEPTH: u32 = 12;
 /// The values the loop variable `name` takes when it is the target of the
 /// `for` at `loop_line` in `scope` of `file` and that loop runs over a
 /// literal collection.
-pub fn loop_values(program: &Program, file: usize, scope: u32, name: &str, loop_line: u32) -> Option<Vec<Bound>> {
+pub fn loop_values(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    name: &str,
+    loop_line: u32,
+) -> Option<Vec<Bound>> {
     let ctx = Context {
         loop_line: Some(loop_line),
         ..Context::default()

@@ -163,7 +163,12 @@ impl Program {
     /// variable of a loop over a literal collection. Each value comes with
     /// the file and scope it is written in; `None` for a name with one
     /// binding (or none), which [`Program::resolve`] answers.
-    pub fn alternatives(&self, file: usize, scope: u32, expr: &Expr) -> Option<Vec<(usize, u32, Expr)>> {
+    pub fn alternatives(
+        &self,
+        file: usize,
+        scope: u32,
+        expr: &Expr,
+    ) -> Option<Vec<(usize, u32, Expr)>> {
         let Expr::Name(name) = expr else { return None };
         let sc = self.scope(file, scope)?;
         if sc.kind != ScopeKind::Function {
@@ -179,16 +184,21 @@ impl Program {
                     value,
                     augmented: aug,
                     ..
-                } if targets.iter().any(|t| matches!(t, Expr::Name(n) if n == name)) => {
+                } if targets
+                    .iter()
+                    .any(|t| matches!(t, Expr::Name(n) if n == name)) =>
+                {
                     if *aug {
                         augmented = true;
                     } else if let Some(v) = value {
                         out.push((file, scope, v.clone()));
                     }
                 }
-                Stmt::For { line, target, .. }
-                    if matches!(target, Expr::Name(n) if n == name) =>
-                {
+                Stmt::For {
+                    line,
+                    target: Expr::Name(n),
+                    ..
+                } if n == name => {
                     loops.push(*line);
                 }
                 _ => {}
@@ -197,7 +207,12 @@ impl Program {
         let is_param = sc.params.iter().any(|p| &p.name == name);
         if out.is_empty() && loops.len() == 1 && !is_param {
             let values = super::unroll::loop_values(self, file, scope, name, loops[0])?;
-            return Some(values.into_iter().map(|b| (b.file, b.scope, b.expr)).collect());
+            return Some(
+                values
+                    .into_iter()
+                    .map(|b| (b.file, b.scope, b.expr))
+                    .collect(),
+            );
         }
         let bindings = out.len() + loops.len() + usize::from(is_param) + usize::from(augmented);
         if bindings < 2 {
@@ -206,7 +221,11 @@ impl Program {
         if is_param || augmented || !loops.is_empty() {
             // A value no fold can read stands for the parameter, the
             // augmented assignment or the loop.
-            out.push((file, scope, Expr::Other(format!("`{name}` from the caller or a loop"))));
+            out.push((
+                file,
+                scope,
+                Expr::Other(format!("`{name}` from the caller or a loop")),
+            ));
         }
         Some(out)
     }
@@ -224,7 +243,10 @@ impl Program {
             let shown: Vec<String> = values
                 .iter()
                 .take(4)
-                .map(|v| v.text().map_or_else(|| "?".to_string(), |t| format!("`{t}`")))
+                .map(|v| {
+                    v.text()
+                        .map_or_else(|| "?".to_string(), |t| format!("`{t}`"))
+                })
                 .collect();
             return StrValue::dynamic(format!(
                 "`{}` holds one of several values: {}",

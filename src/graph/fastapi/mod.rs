@@ -16,7 +16,6 @@ mod objects;
 mod routes;
 pub mod sockets;
 
-
 use schemars::JsonSchema;
 use serde::Serialize;
 

@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::deps::Resolver;
 use super::objects::{ObjId, ObjKind, Objects, RegKind, Registration};
-use crate::graph::unroll::{self, Bindings};
 use super::{DeclaredOn, DependencyUse, Inclusion, Route, RouteKind, sockets};
+use crate::graph::unroll::{self, Bindings};
 use crate::graph::values::StrValue;
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
