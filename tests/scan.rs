@@ -555,6 +555,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "fastapi_loops",
         "celery_wrappers",
         "two_services",
+        "django_celery",
         "fastapi_dynamic",
         "fastapi_indirect",
     ] {

@@ -805,3 +805,59 @@ fn flows_follow_each_file_when_two_roots_share_a_module_name() {
         ]
     );
 }
+
+fn markdown(fixture_name: &str) -> String {
+    let out = explore()
+        .arg(fixture(fixture_name))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_key_that_is_a_celery_queue_is_named_as_one_and_django_views_are_declared_out_of_scope() {
+    let md = markdown("django_celery");
+    assert!(md.contains(
+        "The code also uses `django`: routes and views of frameworks other than FastAPI and \
+         Starlette are not mapped"
+    ));
+    assert!(md.contains(
+        "| `emails` | key |  | `queue_depth` (shop/views.py:15 llen) | a Celery queue: the \
+         broker pushes each task sent to it onto this list, and workers take them off |"
+    ));
+}
+
+#[test]
+fn keys_read_only_through_a_glob_say_so() {
+    let md = markdown("backend");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| `analysis:{}:summary` |"))
+        .expect("the summary key has a row");
+    assert!(
+        row.ends_with("| read through the glob `analysis:*` |"),
+        "{row}"
+    );
+}
+
+#[test]
+fn routes_and_tasks_that_reach_nothing_are_counted_not_dropped() {
+    let md = markdown("backend");
+    let report = report_json(&fixture("backend"), &[]);
+    let quiet = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            ["enqueues", "redis", "events", "http"]
+                .iter()
+                .all(|k| f[*k].as_array().is_none_or(|a| a.is_empty()))
+        })
+        .count();
+    assert!(quiet > 0);
+    assert!(md.contains(&format!(
+        "{quiet} more routes and tasks reach no task, Redis key, event or outside call"
+    )));
+}

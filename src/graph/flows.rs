@@ -368,6 +368,11 @@ pub fn build(
             }
             for &i in ops_by_fn.get(f).into_iter().flatten() {
                 let op = &redis.operations[i];
+                // Connection housekeeping (`close`, `ping`, `execute`) says
+                // nothing about what the flow stores.
+                if op.access == Access::Other {
+                    continue;
+                }
                 ops.push(FlowRedis {
                     command: op.command.clone(),
                     access: op.access,

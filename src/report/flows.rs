@@ -37,8 +37,17 @@ pub fn write_section(report: &Report, out: &mut String) {
     out.push_str(
         "Followed from the endpoint (and its dependencies) or the task function through every \
          first-party call that resolves statically. `runs` lists the functions reached, \
-         nearest first.\n\n",
+         nearest first; `{}` in a key or event marks a part known only at run time.\n\n",
     );
+    let quiet = flows.len() - routes.len() - tasks.len();
+    if quiet > 0 {
+        let _ = writeln!(
+            out,
+            "{quiet} more routes and tasks reach no task, Redis key, event or outside call \
+             through calls that resolve statically, and are not listed (`flows` in the JSON \
+             report has each).\n"
+        );
+    }
     if !routes.is_empty() {
         out.push_str("### Routes and application lifecycle\n\n");
         table(&routes, out);
@@ -49,15 +58,36 @@ pub fn write_section(report: &Report, out: &mut String) {
     }
 }
 
+/// A key or event text for a table: `{}` alone says nothing, so it reads
+/// as words.
+fn text(t: &str) -> String {
+    if t == "{}" {
+        "(built at run time)".to_string()
+    } else {
+        format!("`{}`", cell(t))
+    }
+}
+
 fn table(flows: &[&Flow], out: &mut String) {
     out.push_str("| entry | runs | enqueues | Redis writes | Redis reads | events | HTTP |\n|---|---|---|---|---|---|---|\n");
     for f in flows {
-        let mut calls: Vec<&str> = f
-            .calls
-            .iter()
-            .map(|c| c.function.rsplit(':').next().unwrap_or(&c.function))
-            .collect();
-        calls.dedup();
+        // Short names, unless two functions reached share one.
+        let short = |c: &str| c.rsplit(':').next().unwrap_or(c).to_string();
+        let mut calls: Vec<String> = Vec::new();
+        for c in &f.calls {
+            let clash = f
+                .calls
+                .iter()
+                .any(|o| o.function != c.function && short(&o.function) == short(&c.function));
+            let name = if clash {
+                c.function.clone()
+            } else {
+                short(&c.function)
+            };
+            if !calls.contains(&name) {
+                calls.push(name);
+            }
+        }
         let more = calls.len().saturating_sub(MAX_CALLS);
         let mut runs: Vec<String> = calls
             .iter()
@@ -88,7 +118,7 @@ fn table(flows: &[&Flow], out: &mut String) {
                 .flat_map(|r| {
                     r.keys
                         .iter()
-                        .map(move |k| format!("`{}` ({})", cell(k), r.command))
+                        .map(move |k| format!("{} ({})", text(k), r.command))
                 })
                 .collect();
             v.sort();
@@ -97,17 +127,13 @@ fn table(flows: &[&Flow], out: &mut String) {
         };
         let writes = keys(&|a| matches!(a, Access::Write | Access::Publish));
         let reads = keys(&|a| matches!(a, Access::Read | Access::Consume | Access::Subscribe));
-        let mut events: Vec<String> = f
-            .events
-            .iter()
-            .map(|e| format!("`{}`", cell(&e.event)))
-            .collect();
+        let mut events: Vec<String> = f.events.iter().map(|e| text(&e.event)).collect();
         events.sort();
         events.dedup();
         let mut http: Vec<String> = f
             .http
             .iter()
-            .map(|h| format!("{} `{}`", h.method, cell(&h.url)))
+            .map(|h| format!("{} {}", h.method, text(&h.url)))
             .collect();
         http.dedup();
         let _ = writeln!(

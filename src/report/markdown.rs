@@ -74,6 +74,41 @@ pub fn write(report: &Report) -> String {
         let _ = writeln!(out, "| {k} | {v} |");
     }
     out.push('\n');
+    // Routes come from FastAPI and Starlette only: say so when the code is
+    // built on another web framework, rather than report "0 routes".
+    let others: Vec<&str> = report
+        .third_party
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.package.as_str(),
+                "django"
+                    | "flask"
+                    | "rest_framework"
+                    | "aiohttp.web"
+                    | "sanic"
+                    | "tornado"
+                    | "pyramid"
+                    | "falcon"
+                    | "bottle"
+                    | "litestar"
+            )
+        })
+        .map(|p| p.package.as_str())
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            out,
+            "The code also uses {}: routes and views of frameworks other than FastAPI and \
+             Starlette are not mapped, so they are not in the route counts or the sections \
+             below.\n",
+            others
+                .iter()
+                .map(|o| format!("`{o}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     super::web::write_sections(report, &mut out);
     super::tasks::write_section(report, &mut out);

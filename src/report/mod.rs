@@ -332,6 +332,23 @@ impl Report {
     }
 }
 
+/// A folded value for Markdown: its text as code (`{}` for run-time
+/// parts), or, when it is not known at all, the reason in plain words, so
+/// that a reason quoting code never nests inside a code span.
+pub(crate) fn code(v: &crate::graph::values::StrValue) -> String {
+    use crate::graph::values::StrValue;
+    match v {
+        StrValue::Known { value, .. } | StrValue::Pattern { value } => {
+            if value.contains('`') {
+                format!("`` {value} ``")
+            } else {
+                format!("`{value}`")
+            }
+        }
+        StrValue::Dynamic { reason } => format!("(known at run time: {reason})"),
+    }
+}
+
 /// Text safe inside a Markdown table cell.
 pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::code;
 use super::tasks::shown;
 use super::{Report, cell};
 use crate::graph::services::{ServicesMap, SetupForm};
@@ -90,7 +91,7 @@ fn events(s: &ServicesMap, out: &mut String) {
         s.events.len()
     );
     out.push_str("| event | SDK | tracked in | properties | through |\n|---|---|---|---|---|\n");
-    for (name, sites) in by_name.iter().take(MAX_ROWS) {
+    for sites in by_name.values().take(MAX_ROWS) {
         let packages: Vec<&str> = {
             let mut p: Vec<&str> = sites.iter().map(|e| e.package.as_str()).collect();
             p.dedup();
@@ -121,8 +122,8 @@ fn events(s: &ServicesMap, out: &mut String) {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {through} |",
-            cell(name),
+            "| {} | {} | {} | {} | {through} |",
+            cell(&code(&sites[0].event)),
             packages.join(", "),
             places.join("<br>"),
             cell(&props.join(", "))
@@ -160,9 +161,9 @@ fn http(s: &ServicesMap, out: &mut String) {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | `{}` `{}:{}` | {through} |",
+            "| {} | {} | {} | `{}` `{}:{}` | {through} |",
             h.method,
-            cell(&shown(&h.url)),
+            cell(&code(&h.url)),
             h.client,
             h.function.rsplit(':').next().unwrap_or(&h.function),
             h.file,

@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::tasks::shown;
-use super::{Report, cell};
+use super::{Report, cell, code};
 use crate::graph::flows::Coupling;
-use crate::graph::redis::{ClientKind, KeyKind, KeyUse, RedisKey, RedisMap};
+use crate::graph::redis::{Access, ClientKind, KeyKind, KeyUse, RedisKey, RedisMap};
 
 /// Keys shown in the table before it says how many more there are.
 const MAX_KEYS: usize = 60;
@@ -22,15 +21,19 @@ pub fn write_section(report: &Report, out: &mut String) {
         return;
     }
     out.push_str("## Shared state (Redis)\n\n");
+    let commands = r
+        .operations
+        .iter()
+        .filter(|op| op.access != Access::Other)
+        .count();
     let _ = writeln!(
         out,
-        "{} Redis commands on {} keys and channels. Keys are patterns: `{{}}` marks a part \
-         known only at run time, so `f\"job:{{job_id}}\"` reads `job:{{}}`.\n",
-        r.operations.len(),
+        "{commands} Redis commands on {} keys and channels. Keys are patterns: `{{}}` marks a \
+         part known only at run time, so `f\"job:{{job_id}}\"` reads `job:{{}}`.\n",
         r.keys.len()
     );
     couplings(&report.flows.couplings, out);
-    keys(r, out);
+    keys(r, &queues(report), out);
     clients(r, out);
 }
 
@@ -104,7 +107,28 @@ fn mermaid_text(s: &str) -> String {
     s.replace('"', "#quot;")
 }
 
-fn keys(r: &RedisMap, out: &mut String) {
+/// Celery queue names: the Redis broker keeps each queue in a list of
+/// that name, so code that measures a queue reads such a key.
+fn queues(report: &Report) -> Vec<&str> {
+    let c = &report.celery;
+    let mut q: Vec<&str> = c
+        .tasks
+        .iter()
+        .map(|t| t.queue.as_str())
+        .chain(c.celery_apps.iter().map(|a| a.default_queue.as_str()))
+        .chain(
+            c.celery_apps
+                .iter()
+                .flat_map(|a| a.task_routes.iter().filter_map(|r| r.queue.as_deref())),
+        )
+        .filter(|q| !q.contains('{'))
+        .collect();
+    q.sort_unstable();
+    q.dedup();
+    q
+}
+
+fn keys(r: &RedisMap, queues: &[&str], out: &mut String) {
     if r.keys.is_empty() {
         return;
     }
@@ -123,7 +147,7 @@ fn keys(r: &RedisMap, out: &mut String) {
             cell(&k.key),
             uses(&writers),
             uses(&readers),
-            cell(&key_notes(k))
+            cell(&key_notes(k, &r.keys, queues))
         );
     }
     if r.keys.len() > MAX_KEYS {
@@ -149,7 +173,7 @@ fn keys(r: &RedisMap, out: &mut String) {
     out.push('\n');
 }
 
-fn key_notes(k: &RedisKey) -> String {
+fn key_notes(k: &RedisKey, all: &[RedisKey], queues: &[&str]) -> String {
     let mut notes = Vec::new();
     if k.glob {
         if k.matches.is_empty() {
@@ -159,11 +183,36 @@ fn key_notes(k: &RedisKey) -> String {
             notes.push(format!("a glob matching {}", m.join(", ")));
         }
     }
-    if k.writers.is_empty() && k.publishers.is_empty() && !k.glob {
-        notes.push("never written here".into());
+    let queue = queues.contains(&k.key.as_str());
+    if queue {
+        notes.push(
+            "a Celery queue: the broker pushes each task sent to it onto this list, and \
+             workers take them off"
+                .into(),
+        );
     }
-    if k.readers.is_empty() && k.subscribers.is_empty() && !k.glob {
-        notes.push("never read here".into());
+    // Globs that match this key count as its readers and writers too.
+    let through = |f: fn(&RedisKey) -> bool| -> Vec<&str> {
+        all.iter()
+            .filter(|g| g.glob && g.kind == k.kind && g.matches.contains(&k.key) && f(g))
+            .map(|g| g.key.as_str())
+            .collect()
+    };
+    if !k.glob && !queue && k.writers.is_empty() && k.publishers.is_empty() {
+        let globs = through(|g| !g.writers.is_empty() || !g.publishers.is_empty());
+        if globs.is_empty() {
+            notes.push("never written here".into());
+        } else {
+            notes.push(format!("written through the glob `{}`", globs.join("`, `")));
+        }
+    }
+    if !k.glob && k.readers.is_empty() && k.subscribers.is_empty() {
+        let globs = through(|g| !g.readers.is_empty() || !g.subscribers.is_empty());
+        if globs.is_empty() {
+            notes.push("never read here".into());
+        } else {
+            notes.push(format!("read through the glob `{}`", globs.join("`, `")));
+        }
     }
     notes.join("; ")
 }
@@ -260,8 +309,7 @@ fn value(v: &crate::graph::values::StrValue) -> String {
     match v {
         crate::graph::values::StrValue::Known {
             note: Some(note), ..
-        } => format!("`{}` ({note})", shown(v)),
-        crate::graph::values::StrValue::Dynamic { reason } => reason.clone(),
-        _ => format!("`{}`", shown(v)),
+        } => format!("{} ({note})", code(v)),
+        _ => code(v),
     }
 }

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::cell;
+use super::{cell, code};
 use crate::graph::celery::{CeleryMap, Enqueue, Task};
 use crate::graph::values::StrValue;
 
@@ -48,7 +48,7 @@ fn apps(c: &CeleryMap, out: &mut String) {
                         StrValue::Known { note: Some(n), .. } => format!(" ({n})"),
                         _ => String::new(),
                     };
-                    format!("`{}`{note} `{}:{}`", shown(&s.value), s.file, s.line)
+                    format!("{}{note} `{}:{}`", code(&s.value), s.file, s.line)
                 },
             )
         };
@@ -152,8 +152,8 @@ fn tasks_by_queue(c: &CeleryMap, out: &mut String) {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| `{}`{} | `{}` `{}:{}` | {} | {} |",
-                shown(&t.name),
+                "| {}{} | `{}` `{}:{}` | {} | {} |",
+                cell(&code(&t.name)),
                 cell(&never),
                 t.function,
                 t.file,
@@ -173,9 +173,9 @@ fn beat(c: &CeleryMap, out: &mut String) {
     out.push_str("### Scheduled (beat)\n\n| entry | task | schedule | args | declared |\n|---|---|---|---|---|\n");
     for b in &c.beat {
         let task = if b.task_found {
-            format!("`{}`", shown(&b.task))
+            code(&b.task)
         } else {
-            format!("`{}` (not defined here)", shown(&b.task))
+            format!("{} (not defined here)", code(&b.task))
         };
         let _ = writeln!(
             out,
@@ -211,11 +211,11 @@ fn enqueue_row(e: &Enqueue) -> String {
     }
     notes.extend(e.options.iter().map(|o| format!("`{o}`")));
     format!(
-        "| `{}:{}` | `{}` | `{}` | `.{}` | {} |",
+        "| `{}:{}` | `{}` | {} | `.{}` | {} |",
         e.file,
         e.line,
         e.function,
-        shown(&e.task),
+        cell(&code(&e.task)),
         e.method,
         cell(&notes.join("; "))
     )
