@@ -73,6 +73,8 @@ fn run(cli: Cli) -> Exit {
         &analysis.program,
         analysis.skipped_dirs,
     );
+    crate::timing("build the report", start);
+    let start = std::time::Instant::now();
     let text = match format {
         Format::Markdown => crate::report::markdown::write(&report),
         Format::Json => {
@@ -84,8 +86,11 @@ fn run(cli: Cli) -> Exit {
         Format::Mermaid => crate::report::mermaid::package_graph(&report)
             .unwrap_or_else(|| "flowchart LR\n".into()),
     };
-    crate::timing("build and render the report", start);
-    emit(&text, output.as_deref())
+    crate::timing("render the report", start);
+    let start = std::time::Instant::now();
+    let exit = emit(&text, output.as_deref());
+    crate::timing("write the report", start);
+    exit
 }
 
 /// `explore routes`: the route table, filtered.

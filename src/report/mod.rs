@@ -172,7 +172,10 @@ pub struct DiagnosticEntry {
 
 impl Report {
     pub fn build(root: &str, program: &Program, skipped_dirs: Vec<SkippedDir>) -> Report {
+        let start = std::time::Instant::now();
         let graph = modgraph::build(program);
+        crate::timing("module graph", start);
+        let start = std::time::Instant::now();
         let mut summary = Summary::default();
         let mut files = Vec::new();
         let mut modules = Vec::new();
@@ -275,21 +278,32 @@ impl Report {
         summary.third_party_packages = third_party.len();
         summary.cycles = graph.cycles.len();
         summary.diagnostics = diagnostics.len();
+        crate::timing("files, modules and imports", start);
+        let start = std::time::Instant::now();
         let web = fastapi::analyze(program);
+        crate::timing("web layer", start);
+        let start = std::time::Instant::now();
         summary.apps = web.apps.len();
         summary.routes = web.routes.len();
         let celery = celery::analyze(program);
         summary.celery_apps = celery.celery_apps.len();
         summary.tasks = celery.tasks.len();
         summary.enqueue_sites = celery.enqueues.len();
+        crate::timing("celery", start);
+        let start = std::time::Instant::now();
         let redis = redis::redis_map(program);
+        crate::timing("redis", start);
+        let start = std::time::Instant::now();
         summary.redis_clients = redis.clients.len();
         summary.redis_operations = redis.operations.len();
         summary.redis_keys = redis.keys.len();
         let services = outside::services_map(program);
         summary.analytics_events = services.events.len();
         summary.http_calls = services.http_calls.len();
+        crate::timing("outside services", start);
+        let start = std::time::Instant::now();
         let flows = crate::graph::flows::build(program, &web, &celery, &redis, &services);
+        crate::timing("flows", start);
         summary.cross_process_keys = flows
             .couplings
             .iter()
