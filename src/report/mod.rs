@@ -171,10 +171,40 @@ pub struct DiagnosticEntry {
 }
 
 impl Report {
-    pub fn build(root: &str, program: &Program, skipped_dirs: Vec<SkippedDir>) -> Report {
-        let start = std::time::Instant::now();
-        let graph = modgraph::build(program);
-        crate::timing("module graph", start);
+    /// Runs every analysis over `program` and gathers the results. The
+    /// program's import list moves into the report rather than being
+    /// copied (it is the longest list of both); the rest of the program is
+    /// left as it was.
+    pub fn build(root: &str, program: &mut Program, skipped_dirs: Vec<SkippedDir>) -> Report {
+        let mut report = Report::gather(root, program, skipped_dirs);
+        report.imports = std::mem::take(&mut program.imports);
+        report
+    }
+
+    /// Everything but the import list, which is left empty.
+    fn gather(root: &str, program: &Program, skipped_dirs: Vec<SkippedDir>) -> Report {
+        // The analyses read the program and nothing else, so they run side
+        // by side; the report waits for the slowest.
+        let (graph, (web, celery, redis, services)) = rayon::join(
+            || timed("module graph", || modgraph::build(program)),
+            || {
+                let ((web, celery), (redis, services)) = rayon::join(
+                    || {
+                        rayon::join(
+                            || timed("web layer", || fastapi::analyze(program)),
+                            || timed("celery", || celery::analyze(program)),
+                        )
+                    },
+                    || {
+                        rayon::join(
+                            || timed("redis", || redis::redis_map(program)),
+                            || timed("outside services", || outside::services_map(program)),
+                        )
+                    },
+                );
+                (web, celery, redis, services)
+            },
+        );
         let start = std::time::Instant::now();
         let mut summary = Summary::default();
         let mut files = Vec::new();
@@ -279,31 +309,19 @@ impl Report {
         summary.cycles = graph.cycles.len();
         summary.diagnostics = diagnostics.len();
         crate::timing("files, modules and imports", start);
-        let start = std::time::Instant::now();
-        let web = fastapi::analyze(program);
-        crate::timing("web layer", start);
-        let start = std::time::Instant::now();
         summary.apps = web.apps.len();
         summary.routes = web.routes.len();
-        let celery = celery::analyze(program);
         summary.celery_apps = celery.celery_apps.len();
         summary.tasks = celery.tasks.len();
         summary.enqueue_sites = celery.enqueues.len();
-        crate::timing("celery", start);
-        let start = std::time::Instant::now();
-        let redis = redis::redis_map(program);
-        crate::timing("redis", start);
-        let start = std::time::Instant::now();
         summary.redis_clients = redis.clients.len();
         summary.redis_operations = redis.operations.len();
         summary.redis_keys = redis.keys.len();
-        let services = outside::services_map(program);
         summary.analytics_events = services.events.len();
         summary.http_calls = services.http_calls.len();
-        crate::timing("outside services", start);
-        let start = std::time::Instant::now();
-        let flows = crate::graph::flows::build(program, &web, &celery, &redis, &services);
-        crate::timing("flows", start);
+        let flows = timed("flows", || {
+            crate::graph::flows::build(program, &web, &celery, &redis, &services)
+        });
         summary.cross_process_keys = flows
             .couplings
             .iter()
@@ -333,7 +351,7 @@ impl Report {
             files,
             skipped_dirs,
             modules,
-            imports: program.imports.clone(),
+            imports: Vec::new(),
             third_party,
             cycles: graph.cycles,
             diagnostics,
@@ -344,6 +362,14 @@ impl Report {
             flows,
         }
     }
+}
+
+/// Runs `f`, reporting its time as `phase` under `EXPLORE_TIMINGS`.
+fn timed<T>(phase: &str, f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let out = f();
+    crate::timing(phase, start);
+    out
 }
 
 /// Text safe inside a Markdown table cell.
