@@ -226,13 +226,13 @@ fn run_scan(path: &Path, scan: &ScanArgs) -> Result<Analysis, Exit> {
         );
     };
     let tick = || bar.inc(1);
-    let pool = rayon::ThreadPoolBuilder::new()
+    // The global pool, so that the analyses after the scan keep to
+    // `--threads` too. It can only be set once per process; a second scan
+    // in the same process keeps the first setting.
+    let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(scan.threads.unwrap_or(0))
-        .build();
-    let result = match pool {
-        Ok(pool) => pool.install(|| analyze(path, &config, &Local, &on_found, &tick)),
-        Err(_) => analyze(path, &config, &Local, &on_found, &tick),
-    };
+        .build_global();
+    let result = analyze(path, &config, &Local, &on_found, &tick);
     bar.finish_and_clear();
     result.map_err(|e| {
         eprintln!("explore: error: {}", one_line(&e.to_string()));
