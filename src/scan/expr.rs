@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use super::facts::{BinOp, Call, Expr, FPart, Keyword};
-use super::kinds::{Field, child};
+use super::kinds::{Field, child, kind_name};
 
 const MAX_DEPTH: u32 = 24;
 const MAX_NODES: u32 = 400;
@@ -83,11 +83,11 @@ impl<'a> Converter<'a> {
     fn convert(&mut self, node: Node, depth: u32) -> Expr {
         if depth > MAX_DEPTH || self.budget == 0 {
             self.cuts += 1;
-            return Expr::Other(node.kind().to_string());
+            return Expr::Other(kind_name(node).to_string());
         }
         self.budget -= 1;
         let d = depth + 1;
-        match node.kind() {
+        match kind_name(node) {
             "identifier" => Expr::Name(self.text(node).to_string()),
             "attribute" => {
                 let (Some(obj), Some(attr)) =
@@ -112,7 +112,7 @@ impl<'a> Converter<'a> {
             "call" => Expr::Call(self.shared_call(node, d)),
             "list" | "expression_list" | "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let items = self.items(node, d);
-                if node.kind() == "list" || node.kind() == "list_pattern" {
+                if kind_name(node) == "list" || kind_name(node) == "list_pattern" {
                     Expr::List(items)
                 } else {
                     Expr::Tuple(items)
@@ -123,7 +123,7 @@ impl<'a> Converter<'a> {
             "dictionary" => {
                 let mut pairs = Vec::new();
                 for c in named_children(node) {
-                    match c.kind() {
+                    match kind_name(c) {
                         "pair" => {
                             let k = child(c, Field::Key)
                                 .map_or(Expr::Other("pair".into()), |k| self.convert(k, d));
@@ -170,14 +170,14 @@ impl<'a> Converter<'a> {
             "type" | "parenthesized_expression" | "expression_statement" => match first_named(node)
             {
                 Some(inner) => self.convert(inner, d),
-                None => Expr::Other(node.kind().into()),
+                None => Expr::Other(kind_name(node).into()),
             },
             "binary_operator" => {
                 let (Some(l), Some(r)) = (child(node, Field::Left), child(node, Field::Right))
                 else {
                     return Expr::Other("binary_operator".into());
                 };
-                let op = match child(node, Field::Operator).map(|o| o.kind()) {
+                let op = match child(node, Field::Operator).map(kind_name) {
                     Some("+") => BinOp::Add,
                     Some("%") => BinOp::Mod,
                     Some("|") => BinOp::BitOr,
@@ -192,7 +192,7 @@ impl<'a> Converter<'a> {
             "unary_operator" => {
                 let text = self.text(node);
                 match child(node, Field::Argument) {
-                    Some(a) if matches!(a.kind(), "integer" | "float") => {
+                    Some(a) if matches!(kind_name(a), "integer" | "float") => {
                         Expr::Num(text.split_whitespace().collect())
                     }
                     _ => Expr::Other("unary_operator".into()),
@@ -212,7 +212,7 @@ impl<'a> Converter<'a> {
             }
             "generator_expression" | "list_comprehension" | "set_comprehension" => {
                 let body = child(node, Field::Body)
-                    .map_or(Expr::Other(node.kind().into()), |b| self.convert(b, d));
+                    .map_or(Expr::Other(kind_name(node).into()), |b| self.convert(b, d));
                 Expr::Comprehension(Box::new(body))
             }
             // `{k: v for ...}`: the element is the one pair, as a dict.
@@ -239,7 +239,7 @@ impl<'a> Converter<'a> {
     fn items(&mut self, node: Node, d: u32) -> Vec<Expr> {
         named_children(node)
             .into_iter()
-            .filter(|c| c.kind() != "comment")
+            .filter(|c| kind_name(*c) != "comment")
             .map(|c| self.convert(c, d))
             .collect()
     }
@@ -251,11 +251,11 @@ impl<'a> Converter<'a> {
         let mut args = Vec::new();
         let mut kwargs = Vec::new();
         if let Some(list) = child(node, Field::Arguments) {
-            if list.kind() == "generator_expression" {
+            if kind_name(list) == "generator_expression" {
                 args.push(self.convert(list, d));
             } else {
                 for c in named_children(list) {
-                    match c.kind() {
+                    match kind_name(c) {
                         "keyword_argument" => {
                             let name = child(c, Field::Name).map(|n| self.text(n).to_string());
                             let value =
@@ -284,7 +284,7 @@ impl<'a> Converter<'a> {
         let mut parts: Vec<FPart> = Vec::new();
         let mut is_f = false;
         for c in children(node) {
-            match c.kind() {
+            match kind_name(c) {
                 "string_start" => {
                     let prefix = self.text(c).to_ascii_lowercase();
                     is_f = prefix.contains('f');
@@ -412,7 +412,9 @@ pub(crate) fn named_children(node: Node) -> Vec<Node> {
 }
 
 pub(crate) fn first_named(node: Node) -> Option<Node> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor)
-        .find(|c| c.kind() != "comment")
+    // By index rather than with a cursor, which costs an allocation: the
+    // first named child is nearly always the answer.
+    (0..node.named_child_count() as u32)
+        .filter_map(|i| node.named_child(i))
+        .find(|c| kind_name(*c) != "comment")
 }

@@ -13,7 +13,7 @@ use super::facts::{
     Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword, Param,
     ParamKind, Scope, ScopeKind, Severity, Stmt,
 };
-use super::kinds::{Field, Kind, child, kind_of};
+use super::kinds::{Field, Kind, child, kind_name, kind_of};
 
 /// Parses `src` and extracts its facts. `parser` must already have the
 /// Python grammar set; it is reused across files by the caller.
@@ -217,7 +217,7 @@ impl<'a> Walker<'a> {
             Kind::Decorated => {
                 self.pending_decorators = children(node)
                     .into_iter()
-                    .filter(|c| c.kind() == "decorator")
+                    .filter(|c| kind_name(*c) == "decorator")
                     .filter_map(first_named)
                     .map(|e| self.conv.expr(e))
                     .collect();
@@ -250,7 +250,7 @@ impl<'a> Walker<'a> {
                 (Frame::None, true)
             }
             Kind::Await => {
-                if let Some(inner) = first_named(node).filter(|n| n.kind() == "call") {
+                if let Some(inner) = first_named(node).filter(|n| kind_name(*n) == "call") {
                     self.awaited.push(inner.start_byte());
                 }
                 (Frame::None, true)
@@ -286,7 +286,7 @@ impl<'a> Walker<'a> {
             }
             Kind::WithItem => {
                 if let Some(v) = child(node, Field::Value)
-                    && v.kind() == "as_pattern"
+                    && kind_name(v) == "as_pattern"
                 {
                     let kids = named_children(v);
                     let alias = child(v, Field::Alias).and_then(first_named);
@@ -329,7 +329,7 @@ impl<'a> Walker<'a> {
             Kind::Yield => {
                 let line = line_of(node);
                 let value = first_named(node)
-                    .filter(|v| v.kind() != "from")
+                    .filter(|v| kind_name(*v) != "from")
                     .map(|v| self.conv.expr(v));
                 let scope = &mut self.facts.scopes[self.scope as usize];
                 if scope.kind == ScopeKind::Function {
@@ -390,7 +390,7 @@ impl<'a> Walker<'a> {
             ),
             Kind::Try => {
                 let optional = children(node).into_iter().any(|c| {
-                    c.kind() == "except_clause" && {
+                    kind_name(c) == "except_clause" && {
                         let head = self.conv.text(c).lines().next().unwrap_or("");
                         head.contains("ImportError") || head.contains("ModuleNotFoundError")
                     }
@@ -442,7 +442,7 @@ impl<'a> Walker<'a> {
         }
         let line = line_of(node);
         let message = if node.is_missing() {
-            format!("syntax error: missing `{}`", node.kind())
+            format!("syntax error: missing `{}`", kind_name(node))
         } else {
             let snippet: String = self
                 .conv
@@ -491,7 +491,7 @@ impl<'a> Walker<'a> {
             star: false,
             scope,
         };
-        match node.kind() {
+        match kind_name(node) {
             "import_statement" => {
                 for c in named_children(node) {
                     let (name, alias) = self.dotted_and_alias(c);
@@ -507,14 +507,14 @@ impl<'a> Walker<'a> {
             }
             _ => {
                 let mut imp = Import { from: true, ..base };
-                if node.kind() == "future_import_statement" {
+                if kind_name(node) == "future_import_statement" {
                     imp.module = "__future__".into();
                 }
                 let module_node = child(node, Field::ModuleName);
                 if let Some(m) = module_node {
-                    if m.kind() == "relative_import" {
+                    if kind_name(m) == "relative_import" {
                         for c in children(m) {
-                            match c.kind() {
+                            match kind_name(c) {
                                 "import_prefix" => {
                                     imp.level = self.conv.text(c).trim().len() as u32
                                 }
@@ -530,7 +530,7 @@ impl<'a> Walker<'a> {
                     if Some(c) == module_node {
                         continue;
                     }
-                    match c.kind() {
+                    match kind_name(c) {
                         "wildcard_import" => imp.star = true,
                         "dotted_name" | "aliased_import" => {
                             let (name, alias) = self.dotted_and_alias(c);
@@ -547,7 +547,7 @@ impl<'a> Walker<'a> {
     }
 
     fn dotted_and_alias(&self, node: Node) -> (String, Option<String>) {
-        match node.kind() {
+        match kind_name(node) {
             "aliased_import" => {
                 let name = child(node, Field::Name).map(|n| dotted(self.conv.text(n)));
                 let alias = child(node, Field::Alias).map(|a| self.conv.text(a).to_string());
@@ -562,7 +562,9 @@ impl<'a> Walker<'a> {
         let name = child(node, Field::Name)
             .map(|n| self.conv.text(n).to_string())
             .unwrap_or_default();
-        let is_async = children(node).first().is_some_and(|c| c.kind() == "async");
+        let is_async = children(node)
+            .first()
+            .is_some_and(|c| kind_name(*c) == "async");
         let params = child(node, Field::Parameters)
             .map(|p| self.params(p))
             .unwrap_or_default();
@@ -583,7 +585,7 @@ impl<'a> Walker<'a> {
         let mut keywords = Vec::new();
         if let Some(sup) = child(node, Field::Superclasses) {
             for c in named_children(sup) {
-                match c.kind() {
+                match kind_name(c) {
                     "keyword_argument" => {
                         let name = child(c, Field::Name).map(|n| self.conv.text(n).to_string());
                         let value =
@@ -660,12 +662,12 @@ impl<'a> Walker<'a> {
         for c in named_children(node) {
             let mut annotation = None;
             let mut default = None;
-            let (name_node, kind) = match c.kind() {
+            let (name_node, kind) = match kind_name(c) {
                 "identifier" => (Some(c), ParamKind::Normal),
                 "typed_parameter" => {
                     annotation = child(c, Field::Type).map(|t| self.conv.expr(t));
                     let inner = first_named(c);
-                    match inner.map(|i| i.kind()) {
+                    match inner.map(kind_name) {
                         Some("list_splat_pattern") => {
                             (inner.and_then(first_named), ParamKind::VarArgs)
                         }
@@ -710,7 +712,7 @@ impl<'a> Walker<'a> {
     fn assignment(&mut self, node: Node) {
         // `a = b = c` nests: the right side of the outer assignment is
         // another assignment; collect every target and the final value.
-        let augmented = node.kind() == "augmented_assignment";
+        let augmented = kind_name(node) == "augmented_assignment";
         let mut targets = Vec::new();
         let mut annotation = None;
         let mut cur = node;
@@ -722,7 +724,7 @@ impl<'a> Walker<'a> {
                 annotation = child(cur, Field::Type).map(|t| self.conv.expr(t));
             }
             match child(cur, Field::Right) {
-                Some(r) if r.kind() == "assignment" => cur = r,
+                Some(r) if kind_name(r) == "assignment" => cur = r,
                 Some(r) => break Some(self.conv.expr(r)),
                 None => break None,
             }
@@ -755,7 +757,7 @@ impl<'a> Walker<'a> {
     fn comparison(&mut self, node: Node) {
         let kids = children(node);
         // `a == b`, `a in (..)`: operand, operator, operand.
-        if kids.len() != 3 || !matches!(kids[1].kind(), "==" | "in" | "!=") {
+        if kids.len() != 3 || !matches!(kind_name(kids[1]), "==" | "in" | "!=") {
             return;
         }
         let left = self.conv.expr(kids[0]);
@@ -779,18 +781,18 @@ impl<'a> Walker<'a> {
         };
         for case in named_children(body)
             .into_iter()
-            .filter(|c| c.kind() == "case_clause")
+            .filter(|c| kind_name(*c) == "case_clause")
         {
             for pat in named_children(case)
                 .into_iter()
-                .filter(|c| c.kind() == "case_pattern")
+                .filter(|c| kind_name(*c) == "case_pattern")
             {
                 let Some(lit) = first_named(pat) else {
                     continue;
                 };
-                let right = match lit.kind() {
+                let right = match kind_name(lit) {
                     "string" | "dotted_name" => {
-                        if lit.kind() == "string" {
+                        if kind_name(lit) == "string" {
                             self.conv.expr(lit)
                         } else {
                             Expr::Name(self.conv.text(lit).to_string())
@@ -837,11 +839,11 @@ fn construct_hint(snippet: &str) -> &'static str {
 /// First line of the docstring opening `body` (a module or block), if any.
 fn docstring(conv: &Converter, body: Node) -> Option<String> {
     let first = first_named(body)?;
-    if first.kind() != "expression_statement" {
+    if kind_name(first) != "expression_statement" {
         return None;
     }
     let s = first_named(first)?;
-    if s.kind() != "string" {
+    if kind_name(s) != "string" {
         return None;
     }
     let text = conv.text(s);

@@ -84,6 +84,24 @@ fn table() -> &'static [Kind] {
     })
 }
 
+/// The kind name of `node`, as `Node::kind` gives it, read from a table:
+/// `Node::kind` measures and checks the grammar's C string on every call.
+pub(crate) fn kind_name(node: Node) -> &'static str {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        (0..language.node_kind_count() as u16)
+            .map(|id| language.node_kind_for_id(id).unwrap_or("").to_string())
+            .collect()
+    });
+    match (names.get(node.kind_id() as usize), node.kind_id()) {
+        (Some(name), _) => name,
+        // tree-sitter's own symbols, past the grammar's.
+        (None, u16::MAX) => "ERROR",
+        (None, _) => "_ERROR",
+    }
+}
+
 pub(crate) fn kind_of(node: Node) -> Kind {
     table()
         .get(node.kind_id() as usize)
@@ -236,6 +254,19 @@ mod tests {
                 0,
                 "{name} is not a kind of the grammar"
             );
+        }
+    }
+
+    #[test]
+    fn kind_names_are_the_nodes_own_even_in_broken_code() {
+        let src = b"import os\ndef f(x):\n    return x + )\nclass C[T = int]: pass\n";
+        let tree = crate::scan::python_parser().parse(src, None).unwrap();
+        assert!(tree.root_node().has_error());
+        let mut cursor = tree.walk();
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            assert_eq!(super::kind_name(node), node.kind());
+            stack.extend(node.children(&mut cursor));
         }
     }
 
