@@ -77,10 +77,23 @@ pub fn analyze(
     })
 }
 
-/// Prints how long a phase took when `EXPLORE_TIMINGS` is set: a tool for
-/// profiling, not part of the interface.
+/// Prints how long a phase took, and the peak memory so far, when
+/// `EXPLORE_TIMINGS` is set: a tool for profiling, not part of the interface.
 pub fn timing(phase: &str, since: std::time::Instant) {
     if std::env::var_os("EXPLORE_TIMINGS").is_some() {
-        eprintln!("explore: {phase}: {:.3} s", since.elapsed().as_secs_f64());
+        let peak = peak_rss_kib().map_or(String::new(), |k| {
+            format!(" (peak RSS so far {:.1} MiB)", k as f64 / 1024.0)
+        });
+        eprintln!(
+            "explore: {phase}: {:.3} s{peak}",
+            since.elapsed().as_secs_f64()
+        );
     }
+}
+
+/// `VmHWM` from `/proc/self/status`, where there is one (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

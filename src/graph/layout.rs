@@ -218,25 +218,34 @@ impl Layout {
     /// The file of module `dotted` under folder `base`: `a/b.py`, `a/b.pyi`
     /// or `a/b/__init__.py`.
     pub fn module_file(&self, base: &str, dotted: &str) -> Option<String> {
-        let rel = dotted.replace('.', "/");
-        let stem = if rel.is_empty() {
-            base.to_string()
-        } else {
-            join(base, &rel)
-        };
-        if !rel.is_empty() {
+        // Name resolution asks this very often: one buffer holds each
+        // candidate in turn, cut back to the stem after each try.
+        let mut path = String::with_capacity(base.len() + dotted.len() + 16);
+        path.push_str(base);
+        if !dotted.is_empty() {
+            if !base.is_empty() {
+                path.push('/');
+            }
+            path.extend(dotted.chars().map(|c| if c == '.' { '/' } else { c }));
+            let stem = path.len();
             for ext in [".py", ".pyi"] {
-                let f = format!("{stem}{ext}");
-                if self.files.contains(&f) {
-                    return Some(f);
+                path.push_str(ext);
+                if self.files.contains(&path) {
+                    return Some(path);
                 }
+                path.truncate(stem);
             }
         }
+        let stem = path.len();
         for init in ["__init__.py", "__init__.pyi"] {
-            let f = join(&stem, init);
-            if self.files.contains(&f) {
-                return Some(f);
+            if stem > 0 {
+                path.push('/');
             }
+            path.push_str(init);
+            if self.files.contains(&path) {
+                return Some(path);
+            }
+            path.truncate(stem);
         }
         None
     }

@@ -21,6 +21,8 @@ pub mod values;
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
+
 use crate::scan::facts::FileFacts;
 use crate::scan::{Outcome, Status};
 
@@ -54,6 +56,9 @@ pub struct Program {
     /// Top-level names of namespace packages (folders without
     /// `__init__.py` that hold modules).
     pub namespace_tops: HashSet<String>,
+    /// Per file, where each name is bound in each scope; built the first
+    /// time a name is looked up in the file.
+    bindings: Vec<std::sync::OnceLock<symbols::Bindings>>,
 }
 
 impl Program {
@@ -107,13 +112,19 @@ impl Program {
                 }
             }
         }
-        let mut imports = Vec::new();
-        for f in &files {
-            if let Some(facts) = &f.facts {
-                resolve::resolve_file(&layout, &f.path, &facts.imports, &mut imports);
-            }
-        }
-        imports.sort_by(|a, b| {
+        // Each file's imports resolve on their own: in parallel, collected
+        // in file order, then sorted (stably) as before.
+        let mut imports: Vec<ImportEdge> = files
+            .par_iter()
+            .flat_map_iter(|f| {
+                let mut edges = Vec::new();
+                if let Some(facts) = &f.facts {
+                    resolve::resolve_file(&layout, &f.path, &facts.imports, &mut edges);
+                }
+                edges
+            })
+            .collect();
+        imports.par_sort_by(|a, b| {
             (&a.from, a.line, &a.to, &a.module).cmp(&(&b.from, b.line, &b.to, &b.module))
         });
         let mut program = Program {
@@ -123,7 +134,11 @@ impl Program {
             path_index,
             module_index,
             namespace_tops,
+            bindings: Vec::new(),
         };
+        program
+            .bindings
+            .resize_with(program.files.len(), Default::default);
         program.trace_reexports();
         program
     }
@@ -132,39 +147,49 @@ impl Program {
     /// `from` import takes, the file that defines it when that is not the
     /// file imported.
     fn trace_reexports(&mut self) {
-        let mut found = Vec::new();
-        for (i, e) in self.imports.iter().enumerate() {
-            let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
-                continue;
-            };
-            let Some(to_idx) = self.file(to) else {
-                continue;
-            };
-            for name in &e.names {
-                let (file, line) = match self.lookup_module(to_idx, name, 0) {
-                    Target::Def { file, scope } => match self.scope(file, scope) {
-                        Some(s) => (file, s.line),
-                        None => continue,
-                    },
-                    Target::Value { file, line, .. } => (file, line),
-                    _ => continue,
-                };
-                if file != to_idx {
-                    let path = self.files[file].path.clone();
-                    found.push((
-                        i,
-                        resolve::Origin {
-                            name: name.clone(),
-                            path,
-                            line,
-                        },
-                    ));
-                }
-            }
-        }
+        // Lookups only read the program: one import per task, in parallel.
+        let found: Vec<(usize, resolve::Origin)> = self
+            .imports
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, e)| self.reexports_of(i, e))
+            .collect();
         for (i, origin) in found {
             self.imports[i].reexported.push(origin);
         }
+    }
+
+    /// The origins of the names the import edge `e` (number `i`) takes.
+    fn reexports_of(&self, i: usize, e: &ImportEdge) -> Vec<(usize, resolve::Origin)> {
+        let mut found = Vec::new();
+        let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
+            return found;
+        };
+        let Some(to_idx) = self.file(to) else {
+            return found;
+        };
+        for name in &e.names {
+            let (file, line) = match self.lookup_module(to_idx, name, 0) {
+                Target::Def { file, scope } => match self.scope(file, scope) {
+                    Some(s) => (file, s.line),
+                    None => continue,
+                },
+                Target::Value { file, line, .. } => (file, line),
+                _ => continue,
+            };
+            if file != to_idx {
+                let path = self.files[file].path.clone();
+                found.push((
+                    i,
+                    resolve::Origin {
+                        name: name.clone(),
+                        path,
+                        line,
+                    },
+                ));
+            }
+        }
+        found
     }
 
     /// Links in-memory sources, `(path, text)`, as if they had been scanned:

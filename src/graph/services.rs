@@ -15,7 +15,7 @@
 //! wrappers of wrappers included, so the event names are read where they
 //! are written.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use schemars::JsonSchema;
@@ -270,6 +270,7 @@ pub fn services_map(program: &Program) -> ServicesMap {
     let cx = Cx {
         p: program,
         returns: RefCell::new(HashMap::new()),
+        calls_by_name: OnceCell::new(),
     };
     let mut map = ServicesMap::default();
     let mut client_sites: HashMap<(usize, u32), usize> = HashMap::new();
@@ -348,7 +349,14 @@ struct Cx<'p> {
     /// What each first-party function returns, when that is an instance
     /// of an outside class; `None` while being computed and for the rest.
     returns: RefCell<HashMap<(usize, u32), Option<Instance>>>,
+    /// Every call of the program by the last name of what it calls, in
+    /// program order, built the first time a wrapper's callers are wanted:
+    /// looking them up must not scan every call once per wrapper.
+    calls_by_name: OnceCell<HashMap<&'p str, Vec<CallSite<'p>>>>,
 }
+
+/// A call and the file and scope it is written in.
+type CallSite<'p> = (usize, u32, &'p Call);
 
 /// An argument of an SDK call, with the file and scope it is written in.
 type Arg = Option<(usize, u32, Expr)>;
@@ -837,28 +845,33 @@ impl<'p> Cx<'p> {
         let Some(target) = self.p.scope(file, scope) else {
             return Vec::new();
         };
-        let name = target.name.as_str();
+        let by_name = self.calls_by_name.get_or_init(|| calls_by_name(self.p));
         let mut out = Vec::new();
-        for (cf, _, facts) in self.p.analyzed() {
-            for (si, sc) in facts.scopes.iter().enumerate() {
-                let si = si as u32;
-                for st in &sc.stmts {
-                    let Stmt::Call { call, .. } = st else {
-                        continue;
-                    };
-                    if last_name(&call.func) != Some(name) {
-                        continue;
-                    }
-                    if let Some((f, s, skip)) = called_function(self.p, cf, si, &call.func)
-                        && (f, s) == (file, scope)
-                    {
-                        out.push((cf, si, &**call, skip));
-                    }
-                }
+        for &(cf, si, call) in by_name.get(target.name.as_str()).into_iter().flatten() {
+            if let Some((f, s, skip)) = called_function(self.p, cf, si, &call.func)
+                && (f, s) == (file, scope)
+            {
+                out.push((cf, si, call, skip));
             }
         }
         out
     }
+}
+
+fn calls_by_name(program: &Program) -> HashMap<&str, Vec<CallSite<'_>>> {
+    let mut index: HashMap<&str, Vec<CallSite>> = HashMap::new();
+    for (cf, _, facts) in program.analyzed() {
+        for (si, sc) in facts.scopes.iter().enumerate() {
+            for st in &sc.stmts {
+                if let Stmt::Call { call, .. } = st
+                    && let Some(name) = last_name(&call.func)
+                {
+                    index.entry(name).or_default().push((cf, si as u32, call));
+                }
+            }
+        }
+    }
+    index
 }
 
 /// The category of a package that talks to an outside service.

@@ -11,6 +11,103 @@ use crate::scan::facts::{Expr, Import, Scope, ScopeKind, Stmt};
 
 use super::Program;
 
+/// Where names are bound in one file: for each scope and name, the
+/// definitions, assignments and imports that may bind it, so that looking
+/// a name up does not scan every scope, statement and import of the file.
+/// Entries are keyed by a hash of (scope, name): a lookup gets a superset
+/// of the bindings in source order, and checks each one.
+#[derive(Debug, Default)]
+pub struct Bindings {
+    /// Sorted by key; entries with the same key stay in insertion order.
+    entries: Vec<(u64, Binding)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binding {
+    /// A class or function: its scope index.
+    Def(u32),
+    /// An assignment: its index among the scope's statements.
+    Assign(u32),
+    /// An import: its index among the file's imports.
+    Import(u32),
+}
+
+impl Bindings {
+    fn of(scopes: &[Scope], imports: &[Import]) -> Bindings {
+        let mut entries = Vec::new();
+        for (i, s) in scopes.iter().enumerate() {
+            if let Some(parent) = s.parent {
+                entries.push((key(parent, &s.name), Binding::Def(i as u32)));
+            }
+        }
+        for (si, s) in scopes.iter().enumerate() {
+            for (i, st) in s.stmts.iter().enumerate() {
+                if let Stmt::Assign {
+                    targets,
+                    value: Some(_),
+                    augmented: false,
+                    ..
+                } = st
+                {
+                    let first = entries.len();
+                    for t in targets {
+                        if let Expr::Name(n) = t {
+                            let entry = (key(si as u32, n), Binding::Assign(i as u32));
+                            if !entries[first..].contains(&entry) {
+                                entries.push(entry);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (i, imp) in imports.iter().enumerate() {
+            let first = entries.len();
+            let mut add = |name: &str| {
+                let entry = (key(imp.scope, name), Binding::Import(i as u32));
+                if !entries[first..].contains(&entry) {
+                    entries.push(entry);
+                }
+            };
+            if !imp.from {
+                match &imp.alias {
+                    Some(alias) => add(alias),
+                    None => add(imp.module.split('.').next().unwrap_or("")),
+                }
+            } else {
+                imp.names.iter().for_each(|n| add(n.bound()));
+            }
+        }
+        entries.sort_by_key(|e| e.0);
+        Bindings { entries }
+    }
+
+    fn candidates(&self, scope: u32, name: &str) -> impl Iterator<Item = Binding> + '_ {
+        let k = key(scope, name);
+        let start = self.entries.partition_point(|e| e.0 < k);
+        self.entries[start..]
+            .iter()
+            .take_while(move |e| e.0 == k)
+            .map(|e| e.1)
+    }
+}
+
+/// FNV-1a over the scope index and the name.
+fn key(scope: u32, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scope.to_le_bytes().iter().chain(name.as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Whether `st` is a plain assignment with a value that binds `name`.
+fn assigns(st: &Stmt, name: &str) -> bool {
+    matches!(st, Stmt::Assign { targets, value: Some(_), augmented: false, .. }
+        if targets.iter().any(|t| matches!(t, Expr::Name(n) if n == name)))
+}
+
 /// What a name or attribute chain refers to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target<'p> {
@@ -180,45 +277,52 @@ impl Program {
                 best = Some((line, t));
             }
         };
-        for (i, s) in facts.scopes.iter().enumerate() {
-            if s.parent == Some(scope) && s.name == name && s.kind != ScopeKind::Module {
-                offer(
-                    s.line,
-                    Target::Def {
-                        file,
-                        scope: i as u32,
-                    },
-                );
-            }
-        }
-        if let Some(sc) = facts.scopes.get(scope as usize) {
-            for st in &sc.stmts {
-                if let Stmt::Assign {
-                    line,
-                    targets,
-                    value: Some(value),
-                    augmented: false,
-                    ..
-                } = st
-                    && targets
-                        .iter()
-                        .any(|t| matches!(t, Expr::Name(n) if n == name))
-                {
-                    offer(
-                        *line,
-                        Target::Value {
-                            file,
-                            scope,
-                            line: *line,
-                            value,
-                        },
-                    );
+        let bindings =
+            self.bindings[file].get_or_init(|| Bindings::of(&facts.scopes, &facts.imports));
+        // Candidates come definitions first, then assignments, then
+        // imports, each in source order: ties on a line go to the first.
+        for binding in bindings.candidates(scope, name) {
+            match binding {
+                Binding::Def(i) => {
+                    let s = &facts.scopes[i as usize];
+                    if s.parent == Some(scope) && s.name == name && s.kind != ScopeKind::Module {
+                        offer(s.line, Target::Def { file, scope: i });
+                    }
                 }
-            }
-        }
-        for imp in facts.imports.iter().filter(|i| i.scope == scope) {
-            if let Some(t) = self.import_binding(file, imp, name, hops) {
-                offer(imp.line, t);
+                Binding::Assign(i) => {
+                    // A colliding key may name a statement of another scope.
+                    let stmts = facts
+                        .scopes
+                        .get(scope as usize)
+                        .map_or(&[][..], |s| &s.stmts);
+                    if let Some(
+                        st @ Stmt::Assign {
+                            line,
+                            value: Some(value),
+                            ..
+                        },
+                    ) = stmts.get(i as usize)
+                        && assigns(st, name)
+                    {
+                        offer(
+                            *line,
+                            Target::Value {
+                                file,
+                                scope,
+                                line: *line,
+                                value,
+                            },
+                        );
+                    }
+                }
+                Binding::Import(i) => {
+                    let imp = &facts.imports[i as usize];
+                    if imp.scope == scope
+                        && let Some(t) = self.import_binding(file, imp, name, hops)
+                    {
+                        offer(imp.line, t);
+                    }
+                }
             }
         }
         best.map(|(_, t)| t)

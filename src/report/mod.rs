@@ -171,8 +171,41 @@ pub struct DiagnosticEntry {
 }
 
 impl Report {
-    pub fn build(root: &str, program: &Program, skipped_dirs: Vec<SkippedDir>) -> Report {
-        let graph = modgraph::build(program);
+    /// Runs every analysis over `program` and gathers the results. The
+    /// program's import list moves into the report rather than being
+    /// copied (it is the longest list of both); the rest of the program is
+    /// left as it was.
+    pub fn build(root: &str, program: &mut Program, skipped_dirs: Vec<SkippedDir>) -> Report {
+        let mut report = Report::gather(root, program, skipped_dirs);
+        report.imports = std::mem::take(&mut program.imports);
+        report
+    }
+
+    /// Everything but the import list, which is left empty.
+    fn gather(root: &str, program: &Program, skipped_dirs: Vec<SkippedDir>) -> Report {
+        // The analyses read the program and nothing else, so they run side
+        // by side; the report waits for the slowest.
+        let (graph, (web, celery, redis, services)) = rayon::join(
+            || timed("module graph", || modgraph::build(program)),
+            || {
+                let ((web, celery), (redis, services)) = rayon::join(
+                    || {
+                        rayon::join(
+                            || timed("web layer", || fastapi::analyze(program)),
+                            || timed("celery", || celery::analyze(program)),
+                        )
+                    },
+                    || {
+                        rayon::join(
+                            || timed("redis", || redis::redis_map(program)),
+                            || timed("outside services", || outside::services_map(program)),
+                        )
+                    },
+                );
+                (web, celery, redis, services)
+            },
+        );
+        let start = std::time::Instant::now();
         let mut summary = Summary::default();
         let mut files = Vec::new();
         let mut modules = Vec::new();
@@ -275,21 +308,20 @@ impl Report {
         summary.third_party_packages = third_party.len();
         summary.cycles = graph.cycles.len();
         summary.diagnostics = diagnostics.len();
-        let web = fastapi::analyze(program);
+        crate::timing("files, modules and imports", start);
         summary.apps = web.apps.len();
         summary.routes = web.routes.len();
-        let celery = celery::analyze(program);
         summary.celery_apps = celery.celery_apps.len();
         summary.tasks = celery.tasks.len();
         summary.enqueue_sites = celery.enqueues.len();
-        let redis = redis::redis_map(program);
         summary.redis_clients = redis.clients.len();
         summary.redis_operations = redis.operations.len();
         summary.redis_keys = redis.keys.len();
-        let services = outside::services_map(program);
         summary.analytics_events = services.events.len();
         summary.http_calls = services.http_calls.len();
-        let flows = crate::graph::flows::build(program, &web, &celery, &redis, &services);
+        let flows = timed("flows", || {
+            crate::graph::flows::build(program, &web, &celery, &redis, &services)
+        });
         summary.cross_process_keys = flows
             .couplings
             .iter()
@@ -319,7 +351,7 @@ impl Report {
             files,
             skipped_dirs,
             modules,
-            imports: program.imports.clone(),
+            imports: Vec::new(),
             third_party,
             cycles: graph.cycles,
             diagnostics,
@@ -347,6 +379,14 @@ pub(crate) fn code(v: &crate::graph::values::StrValue) -> String {
         }
         StrValue::Dynamic { reason } => format!("(known at run time: {reason})"),
     }
+}
+
+/// Runs `f`, reporting its time as `phase` under `EXPLORE_TIMINGS`.
+fn timed<T>(phase: &str, f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let out = f();
+    crate::timing(phase, start);
+    out
 }
 
 /// Text safe inside a Markdown table cell.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use super::facts::{BinOp, Call, Expr, FPart, Keyword};
+use super::kinds::{Field, child, kind_name};
 
 const MAX_DEPTH: u32 = 24;
 const MAX_NODES: u32 = 400;
@@ -20,6 +21,9 @@ const MAX_STR: usize = 200;
 
 pub(crate) struct Converter<'a> {
     src: &'a [u8],
+    /// `src` as text, checked once, when it is UTF-8 (it always is when
+    /// it comes through `analyze_bytes`).
+    text: Option<&'a str>,
     budget: u32,
     /// Number of times a bound cut a conversion short, so a call known to
     /// be complete can be shared.
@@ -34,6 +38,7 @@ impl<'a> Converter<'a> {
     pub(crate) fn new(src: &'a [u8]) -> Self {
         Converter {
             src,
+            text: std::str::from_utf8(src).ok(),
             budget: MAX_NODES,
             cuts: 0,
             calls: HashMap::new(),
@@ -41,7 +46,13 @@ impl<'a> Converter<'a> {
     }
 
     pub(crate) fn text(&self, node: Node) -> &'a str {
-        node_text(self.src, node)
+        // A node's bytes are text when they lie on character boundaries
+        // of valid text: slicing checks those two boundaries rather than
+        // validating every byte of every node again.
+        match self.text {
+            Some(text) => text.get(node.byte_range()).unwrap_or(""),
+            None => node_text(self.src, node),
+        }
     }
 
     /// Converts `node` with a fresh node budget.
@@ -72,17 +83,16 @@ impl<'a> Converter<'a> {
     fn convert(&mut self, node: Node, depth: u32) -> Expr {
         if depth > MAX_DEPTH || self.budget == 0 {
             self.cuts += 1;
-            return Expr::Other(node.kind().to_string());
+            return Expr::Other(kind_name(node).to_string());
         }
         self.budget -= 1;
         let d = depth + 1;
-        match node.kind() {
+        match kind_name(node) {
             "identifier" => Expr::Name(self.text(node).to_string()),
             "attribute" => {
-                let (Some(obj), Some(attr)) = (
-                    node.child_by_field_name("object"),
-                    node.child_by_field_name("attribute"),
-                ) else {
+                let (Some(obj), Some(attr)) =
+                    (child(node, Field::Object), child(node, Field::Attribute))
+                else {
                     return Expr::Other("attribute".into());
                 };
                 Expr::Attr(Box::new(self.convert(obj, d)), self.text(attr).to_string())
@@ -102,7 +112,7 @@ impl<'a> Converter<'a> {
             "call" => Expr::Call(self.shared_call(node, d)),
             "list" | "expression_list" | "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let items = self.items(node, d);
-                if node.kind() == "list" || node.kind() == "list_pattern" {
+                if kind_name(node) == "list" || kind_name(node) == "list_pattern" {
                     Expr::List(items)
                 } else {
                     Expr::Tuple(items)
@@ -113,13 +123,11 @@ impl<'a> Converter<'a> {
             "dictionary" => {
                 let mut pairs = Vec::new();
                 for c in named_children(node) {
-                    match c.kind() {
+                    match kind_name(c) {
                         "pair" => {
-                            let k = c
-                                .child_by_field_name("key")
+                            let k = child(c, Field::Key)
                                 .map_or(Expr::Other("pair".into()), |k| self.convert(k, d));
-                            let v = c
-                                .child_by_field_name("value")
+                            let v = child(c, Field::Value)
                                 .map_or(Expr::Other("pair".into()), |v| self.convert(v, d));
                             pairs.push((k, v));
                         }
@@ -134,12 +142,11 @@ impl<'a> Converter<'a> {
                 Expr::Dict(pairs)
             }
             "subscript" => {
-                let value = node
-                    .child_by_field_name("value")
+                let value = child(node, Field::Value)
                     .map_or(Expr::Other("subscript".into()), |v| self.convert(v, d));
                 let mut cursor = node.walk();
                 let subs: Vec<Expr> = node
-                    .children_by_field_name("subscript", &mut cursor)
+                    .children_by_field_id(Field::Subscript.id(), &mut cursor)
                     .collect::<Vec<_>>()
                     .into_iter()
                     .map(|s| self.convert(s, d))
@@ -163,16 +170,14 @@ impl<'a> Converter<'a> {
             "type" | "parenthesized_expression" | "expression_statement" => match first_named(node)
             {
                 Some(inner) => self.convert(inner, d),
-                None => Expr::Other(node.kind().into()),
+                None => Expr::Other(kind_name(node).into()),
             },
             "binary_operator" => {
-                let (Some(l), Some(r)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("right"),
-                ) else {
+                let (Some(l), Some(r)) = (child(node, Field::Left), child(node, Field::Right))
+                else {
                     return Expr::Other("binary_operator".into());
                 };
-                let op = match node.child_by_field_name("operator").map(|o| o.kind()) {
+                let op = match child(node, Field::Operator).map(kind_name) {
                     Some("+") => BinOp::Add,
                     Some("%") => BinOp::Mod,
                     Some("|") => BinOp::BitOr,
@@ -186,8 +191,8 @@ impl<'a> Converter<'a> {
             }
             "unary_operator" => {
                 let text = self.text(node);
-                match node.child_by_field_name("argument") {
-                    Some(a) if matches!(a.kind(), "integer" | "float") => {
+                match child(node, Field::Argument) {
+                    Some(a) if matches!(kind_name(a), "integer" | "float") => {
                         Expr::Num(text.split_whitespace().collect())
                     }
                     _ => Expr::Other("unary_operator".into()),
@@ -206,28 +211,26 @@ impl<'a> Converter<'a> {
                 Expr::Await(Box::new(inner))
             }
             "generator_expression" | "list_comprehension" | "set_comprehension" => {
-                let body = node
-                    .child_by_field_name("body")
-                    .map_or(Expr::Other(node.kind().into()), |b| self.convert(b, d));
+                let body = child(node, Field::Body)
+                    .map_or(Expr::Other(kind_name(node).into()), |b| self.convert(b, d));
                 Expr::Comprehension(Box::new(body))
             }
             // `{k: v for ...}`: the element is the one pair, as a dict.
             "dictionary_comprehension" => {
-                let pair = node.child_by_field_name("body");
-                let mut part = |field: &str| {
-                    pair.and_then(|p| p.child_by_field_name(field))
+                let pair = child(node, Field::Body);
+                let mut part = |field: Field| {
+                    pair.and_then(|p| child(p, field))
                         .map_or(Expr::Other("pair".into()), |x| self.convert(x, d))
                 };
-                let (k, v) = (part("key"), part("value"));
+                let (k, v) = (part(Field::Key), part(Field::Value));
                 Expr::Comprehension(Box::new(Expr::Dict(vec![(k, v)])))
             }
             "lambda" => Expr::Lambda,
             "keyword_argument" => {
                 // Only reached for malformed argument lists; keep the value.
-                node.child_by_field_name("value")
-                    .map_or(Expr::Other("keyword_argument".into()), |v| {
-                        self.convert(v, d)
-                    })
+                child(node, Field::Value).map_or(Expr::Other("keyword_argument".into()), |v| {
+                    self.convert(v, d)
+                })
             }
             other => Expr::Other(other.to_string()),
         }
@@ -236,31 +239,27 @@ impl<'a> Converter<'a> {
     fn items(&mut self, node: Node, d: u32) -> Vec<Expr> {
         named_children(node)
             .into_iter()
-            .filter(|c| c.kind() != "comment")
+            .filter(|c| kind_name(*c) != "comment")
             .map(|c| self.convert(c, d))
             .collect()
     }
 
     fn convert_call(&mut self, node: Node, d: u32) -> Call {
         let line = line_of(node);
-        let func = node
-            .child_by_field_name("function")
-            .map_or(Expr::Other("call".into()), |f| self.convert(f, d));
+        let func =
+            child(node, Field::Function).map_or(Expr::Other("call".into()), |f| self.convert(f, d));
         let mut args = Vec::new();
         let mut kwargs = Vec::new();
-        if let Some(list) = node.child_by_field_name("arguments") {
-            if list.kind() == "generator_expression" {
+        if let Some(list) = child(node, Field::Arguments) {
+            if kind_name(list) == "generator_expression" {
                 args.push(self.convert(list, d));
             } else {
                 for c in named_children(list) {
-                    match c.kind() {
+                    match kind_name(c) {
                         "keyword_argument" => {
-                            let name = c
-                                .child_by_field_name("name")
-                                .map(|n| self.text(n).to_string());
-                            let value = c
-                                .child_by_field_name("value")
-                                .map_or(Expr::None, |v| self.convert(v, d));
+                            let name = child(c, Field::Name).map(|n| self.text(n).to_string());
+                            let value =
+                                child(c, Field::Value).map_or(Expr::None, |v| self.convert(v, d));
                             kwargs.push(Keyword { name, value });
                         }
                         "dictionary_splat" => {
@@ -285,7 +284,7 @@ impl<'a> Converter<'a> {
         let mut parts: Vec<FPart> = Vec::new();
         let mut is_f = false;
         for c in children(node) {
-            match c.kind() {
+            match kind_name(c) {
                 "string_start" => {
                     let prefix = self.text(c).to_ascii_lowercase();
                     is_f = prefix.contains('f');
@@ -305,8 +304,7 @@ impl<'a> Converter<'a> {
                 }
                 "escape_sequence" => push_lit(&mut parts, &unescape(self.text(c))),
                 "interpolation" => {
-                    let e = c
-                        .child_by_field_name("expression")
+                    let e = child(c, Field::Expression)
                         .map_or(Expr::Other("interpolation".into()), |x| self.convert(x, d));
                     parts.push(FPart::Hole(e));
                 }
@@ -414,7 +412,9 @@ pub(crate) fn named_children(node: Node) -> Vec<Node> {
 }
 
 pub(crate) fn first_named(node: Node) -> Option<Node> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor)
-        .find(|c| c.kind() != "comment")
+    // By index rather than with a cursor, which costs an allocation: the
+    // first named child is nearly always the answer.
+    (0..node.named_child_count() as u32)
+        .filter_map(|i| node.named_child(i))
+        .find(|c| kind_name(*c) != "comment")
 }

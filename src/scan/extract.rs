@@ -13,7 +13,7 @@ use super::facts::{
     Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword, Param,
     ParamKind, Scope, ScopeKind, Severity, Stmt,
 };
-use super::kinds::{Kind, kind_of};
+use super::kinds::{Field, Kind, child, kind_name, kind_of};
 
 /// Parses `src` and extracts its facts. `parser` must already have the
 /// Python grammar set; it is reused across files by the caller.
@@ -115,7 +115,12 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn finish(self) -> FileFacts {
+    fn finish(mut self) -> FileFacts {
+        // Facts of every file stay in memory until the report is written:
+        // give back what the vectors grew beyond their length.
+        self.facts.scopes[0].stmts.shrink_to_fit();
+        self.facts.scopes.shrink_to_fit();
+        self.facts.imports.shrink_to_fit();
         self.facts
     }
 
@@ -153,6 +158,7 @@ impl<'a> Walker<'a> {
                 prev_scope,
                 prev_flags,
             } => {
+                self.facts.scopes[self.scope as usize].stmts.shrink_to_fit();
                 self.scope = prev_scope;
                 self.flags = prev_flags;
             }
@@ -211,7 +217,7 @@ impl<'a> Walker<'a> {
             Kind::Decorated => {
                 self.pending_decorators = children(node)
                     .into_iter()
-                    .filter(|c| c.kind() == "decorator")
+                    .filter(|c| kind_name(*c) == "decorator")
                     .filter_map(first_named)
                     .map(|e| self.conv.expr(e))
                     .collect();
@@ -223,10 +229,16 @@ impl<'a> Walker<'a> {
             Kind::ClassDef => (self.class(node), true),
             // Parts of a definition already read into its scope.
             _ if matches!(parent, Kind::FunctionDef | Kind::ClassDef)
-                && matches!(
-                    cursor.field_name(),
-                    Some("parameters" | "return_type" | "superclasses" | "type_parameters")
-                ) =>
+                && cursor.field_id().is_some_and(|f| {
+                    [
+                        Field::Parameters,
+                        Field::ReturnType,
+                        Field::Superclasses,
+                        Field::TypeParameters,
+                    ]
+                    .iter()
+                    .any(|field| field.id() == f)
+                }) =>
             {
                 (Frame::None, false)
             }
@@ -238,7 +250,7 @@ impl<'a> Walker<'a> {
                 (Frame::None, true)
             }
             Kind::Await => {
-                if let Some(inner) = first_named(node).filter(|n| n.kind() == "call") {
+                if let Some(inner) = first_named(node).filter(|n| kind_name(*n) == "call") {
                     self.awaited.push(inner.start_byte());
                 }
                 (Frame::None, true)
@@ -273,11 +285,11 @@ impl<'a> Walker<'a> {
                 (Frame::None, false)
             }
             Kind::WithItem => {
-                if let Some(v) = node.child_by_field_name("value")
-                    && v.kind() == "as_pattern"
+                if let Some(v) = child(node, Field::Value)
+                    && kind_name(v) == "as_pattern"
                 {
                     let kids = named_children(v);
-                    let alias = v.child_by_field_name("alias").and_then(first_named);
+                    let alias = child(v, Field::Alias).and_then(first_named);
                     if let (Some(value), Some(alias)) = (kids.first(), alias) {
                         let value = Some(self.conv.expr(*value));
                         let target = self.conv.expr(alias);
@@ -317,7 +329,7 @@ impl<'a> Walker<'a> {
             Kind::Yield => {
                 let line = line_of(node);
                 let value = first_named(node)
-                    .filter(|v| v.kind() != "from")
+                    .filter(|v| kind_name(*v) != "from")
                     .map(|v| self.conv.expr(v));
                 let scope = &mut self.facts.scopes[self.scope as usize];
                 if scope.kind == ScopeKind::Function {
@@ -327,10 +339,7 @@ impl<'a> Walker<'a> {
                 (Frame::None, true)
             }
             Kind::For => {
-                if let (Some(l), Some(r)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("right"),
-                ) {
+                if let (Some(l), Some(r)) = (child(node, Field::Left), child(node, Field::Right)) {
                     let target = self.conv.expr(l);
                     let iter = self.conv.expr(r);
                     let ctx = self.ctx();
@@ -351,8 +360,7 @@ impl<'a> Walker<'a> {
                 )
             }
             Kind::While => {
-                let forever = node
-                    .child_by_field_name("condition")
+                let forever = child(node, Field::Condition)
                     .is_some_and(|c| matches!(self.conv.text(c), "True" | "1"));
                 let line = line_of(node);
                 (
@@ -364,8 +372,7 @@ impl<'a> Walker<'a> {
                 )
             }
             Kind::If => {
-                let tc = node
-                    .child_by_field_name("condition")
+                let tc = child(node, Field::Condition)
                     .is_some_and(|c| is_type_checking(self.conv.text(c)));
                 if tc {
                     (self.set_flags(|f| f.type_checking = true), true)
@@ -383,7 +390,7 @@ impl<'a> Walker<'a> {
             ),
             Kind::Try => {
                 let optional = children(node).into_iter().any(|c| {
-                    c.kind() == "except_clause" && {
+                    kind_name(c) == "except_clause" && {
                         let head = self.conv.text(c).lines().next().unwrap_or("");
                         head.contains("ImportError") || head.contains("ModuleNotFoundError")
                     }
@@ -435,7 +442,7 @@ impl<'a> Walker<'a> {
         }
         let line = line_of(node);
         let message = if node.is_missing() {
-            format!("syntax error: missing `{}`", node.kind())
+            format!("syntax error: missing `{}`", kind_name(node))
         } else {
             let snippet: String = self
                 .conv
@@ -484,7 +491,7 @@ impl<'a> Walker<'a> {
             star: false,
             scope,
         };
-        match node.kind() {
+        match kind_name(node) {
             "import_statement" => {
                 for c in named_children(node) {
                     let (name, alias) = self.dotted_and_alias(c);
@@ -500,14 +507,14 @@ impl<'a> Walker<'a> {
             }
             _ => {
                 let mut imp = Import { from: true, ..base };
-                if node.kind() == "future_import_statement" {
+                if kind_name(node) == "future_import_statement" {
                     imp.module = "__future__".into();
                 }
-                let module_node = node.child_by_field_name("module_name");
+                let module_node = child(node, Field::ModuleName);
                 if let Some(m) = module_node {
-                    if m.kind() == "relative_import" {
+                    if kind_name(m) == "relative_import" {
                         for c in children(m) {
-                            match c.kind() {
+                            match kind_name(c) {
                                 "import_prefix" => {
                                     imp.level = self.conv.text(c).trim().len() as u32
                                 }
@@ -523,7 +530,7 @@ impl<'a> Walker<'a> {
                     if Some(c) == module_node {
                         continue;
                     }
-                    match c.kind() {
+                    match kind_name(c) {
                         "wildcard_import" => imp.star = true,
                         "dotted_name" | "aliased_import" => {
                             let (name, alias) = self.dotted_and_alias(c);
@@ -540,14 +547,10 @@ impl<'a> Walker<'a> {
     }
 
     fn dotted_and_alias(&self, node: Node) -> (String, Option<String>) {
-        match node.kind() {
+        match kind_name(node) {
             "aliased_import" => {
-                let name = node
-                    .child_by_field_name("name")
-                    .map(|n| dotted(self.conv.text(n)));
-                let alias = node
-                    .child_by_field_name("alias")
-                    .map(|a| self.conv.text(a).to_string());
+                let name = child(node, Field::Name).map(|n| dotted(self.conv.text(n)));
+                let alias = child(node, Field::Alias).map(|a| self.conv.text(a).to_string());
                 (name.unwrap_or_default(), alias)
             }
             "dotted_name" => (dotted(self.conv.text(node)), None),
@@ -556,21 +559,17 @@ impl<'a> Walker<'a> {
     }
 
     fn function(&mut self, node: Node) -> Frame {
-        let name = node
-            .child_by_field_name("name")
+        let name = child(node, Field::Name)
             .map(|n| self.conv.text(n).to_string())
             .unwrap_or_default();
-        let is_async = children(node).first().is_some_and(|c| c.kind() == "async");
-        let params = node
-            .child_by_field_name("parameters")
+        let is_async = children(node)
+            .first()
+            .is_some_and(|c| kind_name(*c) == "async");
+        let params = child(node, Field::Parameters)
             .map(|p| self.params(p))
             .unwrap_or_default();
-        let returns = node
-            .child_by_field_name("return_type")
-            .map(|r| self.conv.expr(r));
-        let doc = node
-            .child_by_field_name("body")
-            .and_then(|b| docstring(&self.conv, b));
+        let returns = child(node, Field::ReturnType).map(|r| self.conv.expr(r));
+        let doc = child(node, Field::Body).and_then(|b| docstring(&self.conv, b));
         let mut scope = self.new_scope(node, ScopeKind::Function, name, doc);
         scope.is_async = is_async;
         scope.params = params;
@@ -579,22 +578,18 @@ impl<'a> Walker<'a> {
     }
 
     fn class(&mut self, node: Node) -> Frame {
-        let name = node
-            .child_by_field_name("name")
+        let name = child(node, Field::Name)
             .map(|n| self.conv.text(n).to_string())
             .unwrap_or_default();
         let mut bases = Vec::new();
         let mut keywords = Vec::new();
-        if let Some(sup) = node.child_by_field_name("superclasses") {
+        if let Some(sup) = child(node, Field::Superclasses) {
             for c in named_children(sup) {
-                match c.kind() {
+                match kind_name(c) {
                     "keyword_argument" => {
-                        let name = c
-                            .child_by_field_name("name")
-                            .map(|n| self.conv.text(n).to_string());
-                        let value = c
-                            .child_by_field_name("value")
-                            .map_or(Expr::None, |v| self.conv.expr(v));
+                        let name = child(c, Field::Name).map(|n| self.conv.text(n).to_string());
+                        let value =
+                            child(c, Field::Value).map_or(Expr::None, |v| self.conv.expr(v));
                         keywords.push(Keyword { name, value });
                     }
                     "comment" => {}
@@ -602,9 +597,7 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        let doc = node
-            .child_by_field_name("body")
-            .and_then(|b| docstring(&self.conv, b));
+        let doc = child(node, Field::Body).and_then(|b| docstring(&self.conv, b));
         let mut scope = self.new_scope(node, ScopeKind::Class, name, doc);
         scope.bases = bases;
         scope.class_keywords = keywords;
@@ -669,12 +662,12 @@ impl<'a> Walker<'a> {
         for c in named_children(node) {
             let mut annotation = None;
             let mut default = None;
-            let (name_node, kind) = match c.kind() {
+            let (name_node, kind) = match kind_name(c) {
                 "identifier" => (Some(c), ParamKind::Normal),
                 "typed_parameter" => {
-                    annotation = c.child_by_field_name("type").map(|t| self.conv.expr(t));
+                    annotation = child(c, Field::Type).map(|t| self.conv.expr(t));
                     let inner = first_named(c);
-                    match inner.map(|i| i.kind()) {
+                    match inner.map(kind_name) {
                         Some("list_splat_pattern") => {
                             (inner.and_then(first_named), ParamKind::VarArgs)
                         }
@@ -685,9 +678,9 @@ impl<'a> Walker<'a> {
                     }
                 }
                 "default_parameter" | "typed_default_parameter" => {
-                    annotation = c.child_by_field_name("type").map(|t| self.conv.expr(t));
-                    default = c.child_by_field_name("value").map(|v| self.conv.expr(v));
-                    (c.child_by_field_name("name"), ParamKind::Normal)
+                    annotation = child(c, Field::Type).map(|t| self.conv.expr(t));
+                    default = child(c, Field::Value).map(|v| self.conv.expr(v));
+                    (child(c, Field::Name), ParamKind::Normal)
                 }
                 "list_splat_pattern" => (first_named(c), ParamKind::VarArgs),
                 "dictionary_splat_pattern" => (first_named(c), ParamKind::VarKeywords),
@@ -719,19 +712,19 @@ impl<'a> Walker<'a> {
     fn assignment(&mut self, node: Node) {
         // `a = b = c` nests: the right side of the outer assignment is
         // another assignment; collect every target and the final value.
-        let augmented = node.kind() == "augmented_assignment";
+        let augmented = kind_name(node) == "augmented_assignment";
         let mut targets = Vec::new();
         let mut annotation = None;
         let mut cur = node;
         let value = loop {
-            if let Some(l) = cur.child_by_field_name("left") {
+            if let Some(l) = child(cur, Field::Left) {
                 targets.push(self.conv.expr(l));
             }
             if annotation.is_none() {
-                annotation = cur.child_by_field_name("type").map(|t| self.conv.expr(t));
+                annotation = child(cur, Field::Type).map(|t| self.conv.expr(t));
             }
-            match cur.child_by_field_name("right") {
-                Some(r) if r.kind() == "assignment" => cur = r,
+            match child(cur, Field::Right) {
+                Some(r) if kind_name(r) == "assignment" => cur = r,
                 Some(r) => break Some(self.conv.expr(r)),
                 None => break None,
             }
@@ -764,7 +757,7 @@ impl<'a> Walker<'a> {
     fn comparison(&mut self, node: Node) {
         let kids = children(node);
         // `a == b`, `a in (..)`: operand, operator, operand.
-        if kids.len() != 3 || !matches!(kids[1].kind(), "==" | "in" | "!=") {
+        if kids.len() != 3 || !matches!(kind_name(kids[1]), "==" | "in" | "!=") {
             return;
         }
         let left = self.conv.expr(kids[0]);
@@ -779,27 +772,27 @@ impl<'a> Walker<'a> {
     }
 
     fn match_cases(&mut self, node: Node) {
-        let Some(subject) = node.child_by_field_name("subject") else {
+        let Some(subject) = child(node, Field::Subject) else {
             return;
         };
         let subject = self.conv.expr(subject);
-        let Some(body) = node.child_by_field_name("body") else {
+        let Some(body) = child(node, Field::Body) else {
             return;
         };
         for case in named_children(body)
             .into_iter()
-            .filter(|c| c.kind() == "case_clause")
+            .filter(|c| kind_name(*c) == "case_clause")
         {
             for pat in named_children(case)
                 .into_iter()
-                .filter(|c| c.kind() == "case_pattern")
+                .filter(|c| kind_name(*c) == "case_pattern")
             {
                 let Some(lit) = first_named(pat) else {
                     continue;
                 };
-                let right = match lit.kind() {
+                let right = match kind_name(lit) {
                     "string" | "dotted_name" => {
-                        if lit.kind() == "string" {
+                        if kind_name(lit) == "string" {
                             self.conv.expr(lit)
                         } else {
                             Expr::Name(self.conv.text(lit).to_string())
@@ -846,11 +839,11 @@ fn construct_hint(snippet: &str) -> &'static str {
 /// First line of the docstring opening `body` (a module or block), if any.
 fn docstring(conv: &Converter, body: Node) -> Option<String> {
     let first = first_named(body)?;
-    if first.kind() != "expression_statement" {
+    if kind_name(first) != "expression_statement" {
         return None;
     }
     let s = first_named(first)?;
-    if s.kind() != "string" {
+    if kind_name(s) != "string" {
         return None;
     }
     let text = conv.text(s);

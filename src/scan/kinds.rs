@@ -1,9 +1,13 @@
-//! Syntax node kinds the extractor dispatches on, looked up by numeric id.
+//! Syntax node kinds the extractor dispatches on, and the fields it reads,
+//! looked up by numeric id.
 //!
 //! Every node of every file passes through the walk's dispatch, so it
 //! matches on a small enum read from a table indexed by the grammar's kind
-//! id rather than comparing kind names as strings.
+//! id rather than comparing kind names as strings. Fields likewise: asking
+//! tree-sitter for a child by field *name* first compares that name with
+//! every field name of the grammar.
 
+use std::num::NonZeroU16;
 use std::sync::OnceLock;
 
 use tree_sitter::Node;
@@ -80,11 +84,134 @@ fn table() -> &'static [Kind] {
     })
 }
 
+/// The kind name of `node`, as `Node::kind` gives it, read from a table:
+/// `Node::kind` measures and checks the grammar's C string on every call.
+pub(crate) fn kind_name(node: Node) -> &'static str {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        (0..language.node_kind_count() as u16)
+            .map(|id| language.node_kind_for_id(id).unwrap_or("").to_string())
+            .collect()
+    });
+    match (names.get(node.kind_id() as usize), node.kind_id()) {
+        (Some(name), _) => name,
+        // tree-sitter's own symbols, past the grammar's.
+        (None, u16::MAX) => "ERROR",
+        (None, _) => "_ERROR",
+    }
+}
+
 pub(crate) fn kind_of(node: Node) -> Kind {
     table()
         .get(node.kind_id() as usize)
         .copied()
         .unwrap_or(Kind::Other)
+}
+
+/// The grammar fields the extractor reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Alias,
+    Argument,
+    Arguments,
+    Attribute,
+    Body,
+    Condition,
+    Expression,
+    Function,
+    Key,
+    Left,
+    ModuleName,
+    Name,
+    Object,
+    Operator,
+    Parameters,
+    ReturnType,
+    Right,
+    Subject,
+    Subscript,
+    Superclasses,
+    Type,
+    TypeParameters,
+    Value,
+}
+
+impl Field {
+    const ALL: [Field; 23] = [
+        Field::Alias,
+        Field::Argument,
+        Field::Arguments,
+        Field::Attribute,
+        Field::Body,
+        Field::Condition,
+        Field::Expression,
+        Field::Function,
+        Field::Key,
+        Field::Left,
+        Field::ModuleName,
+        Field::Name,
+        Field::Object,
+        Field::Operator,
+        Field::Parameters,
+        Field::ReturnType,
+        Field::Right,
+        Field::Subject,
+        Field::Subscript,
+        Field::Superclasses,
+        Field::Type,
+        Field::TypeParameters,
+        Field::Value,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Alias => "alias",
+            Field::Argument => "argument",
+            Field::Arguments => "arguments",
+            Field::Attribute => "attribute",
+            Field::Body => "body",
+            Field::Condition => "condition",
+            Field::Expression => "expression",
+            Field::Function => "function",
+            Field::Key => "key",
+            Field::Left => "left",
+            Field::ModuleName => "module_name",
+            Field::Name => "name",
+            Field::Object => "object",
+            Field::Operator => "operator",
+            Field::Parameters => "parameters",
+            Field::ReturnType => "return_type",
+            Field::Right => "right",
+            Field::Subject => "subject",
+            Field::Subscript => "subscript",
+            Field::Superclasses => "superclasses",
+            Field::Type => "type",
+            Field::TypeParameters => "type_parameters",
+            Field::Value => "value",
+        }
+    }
+
+    /// The grammar's id of this field.
+    pub(crate) fn id(self) -> NonZeroU16 {
+        static IDS: OnceLock<Vec<NonZeroU16>> = OnceLock::new();
+        IDS.get_or_init(|| {
+            let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+            Field::ALL
+                .iter()
+                .map(|f| {
+                    language
+                        .field_id_for_name(f.name())
+                        .expect("every field the extractor reads exists in the grammar")
+                })
+                .collect()
+        })[self as usize]
+    }
+}
+
+/// The child of `node` in `field`.
+pub(crate) fn child<'t>(node: Node<'t>, field: Field) -> Option<Node<'t>> {
+    node.child_by_field_id(field.id().get())
 }
 
 #[cfg(test)]
@@ -127,6 +254,27 @@ mod tests {
                 0,
                 "{name} is not a kind of the grammar"
             );
+        }
+    }
+
+    #[test]
+    fn kind_names_are_the_nodes_own_even_in_broken_code() {
+        let src = b"import os\ndef f(x):\n    return x + )\nclass C[T = int]: pass\n";
+        let tree = crate::scan::python_parser().parse(src, None).unwrap();
+        assert!(tree.root_node().has_error());
+        let mut cursor = tree.walk();
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            assert_eq!(super::kind_name(node), node.kind());
+            stack.extend(node.children(&mut cursor));
+        }
+    }
+
+    #[test]
+    fn every_field_read_exists_in_the_grammar() {
+        for (i, field) in super::Field::ALL.iter().enumerate() {
+            assert_eq!(*field as usize, i, "Field::ALL is in declaration order");
+            let _ = field.id();
         }
     }
 }

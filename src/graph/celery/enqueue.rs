@@ -681,8 +681,7 @@ fn canvas_members(
 }
 
 fn canvas_kind(program: &Program, file: usize, scope: u32, func: &Expr) -> Option<&'static str> {
-    let last = func.dotted()?;
-    let last = last.rsplit('.').next()?;
+    let last = last_dotted_name(func)?;
     if !matches!(last, "chain" | "group" | "chord" | "chunks") {
         return None;
     }
@@ -696,6 +695,23 @@ fn canvas_kind(program: &Program, file: usize, scope: u32, func: &Expr) -> Optio
         "chord" => "chord",
         _ => "chunks",
     })
+}
+
+/// The last name of a dotted chain (`celery.chain` gives `chain`), without
+/// building the whole path: this runs for every call in the program.
+fn last_dotted_name(e: &Expr) -> Option<&str> {
+    fn is_dotted(e: &Expr) -> bool {
+        match e {
+            Expr::Name(_) => true,
+            Expr::Attr(base, _) => is_dotted(base),
+            _ => false,
+        }
+    }
+    match e {
+        Expr::Name(n) => Some(n),
+        Expr::Attr(base, attr) => is_dotted(base).then_some(attr.as_str()),
+        _ => None,
+    }
 }
 
 /// Calls `f` on `e` and every expression inside it.
