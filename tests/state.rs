@@ -491,12 +491,14 @@ fn a_route_flow_goes_through_the_service_layer_to_tasks_keys_and_events() {
     assert_eq!(repo["http"][0]["url"], "https://api.github.com/repos/{}/{}");
 }
 
-/// `(event, package, file:line, via)` of every analytics event.
-fn events(report: &Value) -> Vec<(String, String, String, Vec<String>)> {
+/// `(event, package, file:line, via)` of every analytics event tracked in
+/// `file`.
+fn events(report: &Value, file: &str) -> Vec<(String, String, String, Vec<String>)> {
     report["services"]["events"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|e| e["file"] == file)
         .map(|e| {
             (
                 text(&e["event"]),
@@ -523,7 +525,7 @@ fn analytics_events_are_read_where_they_are_written_through_wrappers() {
     let audit = "shop.telemetry:audit at shop/telemetry.py:25".to_string();
     let emit = "shop.telemetry:Telemetry.emit at shop/telemetry.py:33".to_string();
     assert_eq!(
-        events(&report),
+        events(&report, "shop/orders.py"),
         vec![
             e("order_placed", "mixpanel", "shop/orders.py:8", &[&track]),
             e("checkout_completed", "posthog", "shop/orders.py:9", &[]),
@@ -551,7 +553,12 @@ fn analytics_events_are_read_where_they_are_written_through_wrappers() {
             ),
         ]
     );
-    let list = report["services"]["events"].as_array().unwrap();
+    let list: Vec<&Value> = report["services"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"] == "shop/orders.py")
+        .collect();
     assert_eq!(strs(&list[0]["properties"]), vec!["total", "currency"]);
     assert_eq!(list[1]["subject"], "user.id");
     assert_eq!(strs(&list[2]["properties"]), vec!["carrier"]);
@@ -860,4 +867,130 @@ fn routes_and_tasks_that_reach_nothing_are_counted_not_dropped() {
     assert!(md.contains(&format!(
         "{quiet} more routes and tasks reach no task, Redis key, event or outside call"
     )));
+}
+
+#[test]
+fn events_chosen_by_branch_or_loop_and_sent_through_task_wrappers_are_all_found() {
+    let report = report_json(&fixture("services_forms"), &[]);
+    let got: Vec<(String, u64, Vec<String>)> = report["services"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"] == "shop/checkout.py")
+        .map(|e| {
+            (
+                text(&e["event"]),
+                e["line"].as_u64().unwrap(),
+                strs(&e["properties"]),
+            )
+        })
+        .collect();
+    let e = |name: &str, line: u64, props: &[&str]| {
+        (
+            name.to_string(),
+            line,
+            props.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        got,
+        vec![
+            e("payment_failed", 16, &["source", "amount"]),
+            e("payment_succeeded", 16, &["source", "amount"]),
+            e("cart_closed", 18, &["source"]),
+            e("session_closed", 18, &["source"]),
+            e("receipt_sent", 19, &[]),
+            e("refund_queued", 20, &[]),
+        ]
+    );
+}
+
+#[test]
+fn flows_follow_inheritance_factories_properties_providers_and_key_helpers() {
+    let report = report_json(&fixture("flow_forms"), &[]);
+    let reached = |entry: &str| -> (Vec<String>, Vec<String>, Vec<String>) {
+        let f = flow(&report, entry);
+        let list = |k: &str, fmt: &dyn Fn(&Value) -> String| -> Vec<String> {
+            f[k].as_array()
+                .map(|a| a.iter().map(fmt).collect())
+                .unwrap_or_default()
+        };
+        (
+            list("redis", &|r| {
+                format!(
+                    "{} {} @{}:{}",
+                    r["command"].as_str().unwrap(),
+                    strs(&r["keys"]).join(","),
+                    r["file"].as_str().unwrap(),
+                    r["line"]
+                )
+            }),
+            list("enqueues", &|e| e["task"].as_str().unwrap().to_string()),
+            list("http", &|h| {
+                format!(
+                    "{} {}",
+                    h["method"].as_str().unwrap(),
+                    h["url"].as_str().unwrap()
+                )
+            }),
+        )
+    };
+    let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        reached("POST /feed/{user_id}"),
+        (
+            v(&["lpush feed:{} @feeds/feeds.py:11"]),
+            v(&[]),
+            v(&["POST https://push.example.com/users/{}"])
+        )
+    );
+    assert_eq!(
+        reached("GET /ring"),
+        (v(&["llen ring:events @feeds/store.py:42"]), v(&[]), v(&[]))
+    );
+    assert_eq!(
+        reached("POST /docs/{doc_id}"),
+        (v(&[]), v(&["feeds.api.render"]), v(&[]))
+    );
+    assert_eq!(
+        reached("feeds.api.bump_unread"),
+        (
+            v(&["incr feed:{}:unread @feeds/feeds.py:15"]),
+            v(&[]),
+            v(&[])
+        )
+    );
+    assert_eq!(
+        reached("feeds.api.warm"),
+        (
+            v(&[
+                "set cache:none,cache:{} @feeds/feeds.py:32",
+                "eval hits:{} @feeds/feeds.py:33",
+                "mget seen:{} @feeds/feeds.py:34",
+            ]),
+            v(&[]),
+            v(&[])
+        )
+    );
+    // The operation placed at the call that writes the key names the
+    // helper it goes through.
+    let op = report["redis"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["file"] == "feeds/feeds.py" && o["line"] == 11)
+        .unwrap();
+    assert_eq!(
+        strs(&op["via"]),
+        vec!["feeds.store:BaseFeed.push at feeds/store.py:25"]
+    );
+    // The Protocol's stub is not a place the flow goes.
+    let docs = flow(&report, "POST /docs/{doc_id}");
+    let calls: Vec<&str> = docs["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["function"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls, vec!["feeds.api:CeleryQueue.submit"]);
 }

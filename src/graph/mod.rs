@@ -18,6 +18,7 @@ pub mod symbols;
 pub mod tables;
 pub mod unroll;
 pub mod values;
+pub mod wrappers;
 
 use std::collections::{HashMap, HashSet};
 

@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -22,6 +23,7 @@ use super::calls::{
     bound_name, called_function, instance_class, last_name, param_of, self_attr_values,
 };
 use super::values::{StrValue, literal_expr, substitute};
+use super::wrappers::{Wrappers, param_passed};
 use super::{Program, Target};
 use crate::report::render_expr;
 use crate::scan::facts::{Call, Expr, Param, ScopeKind, Stmt};
@@ -144,6 +146,12 @@ pub struct RedisOp {
     /// `module:qualname` of the first-party function that built the key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builder: Option<String>,
+    /// When the key is passed in by the caller: the first-party functions
+    /// the key goes through down to the command, outermost first (`module:
+    /// qualname at file:line`); `file`, `line` and `function` are then the
+    /// call that writes the key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
     /// Queued on a pipeline; runs at its `execute()`.
     #[serde(skip_serializing_if = "is_false")]
     pub via_pipeline: bool,
@@ -237,6 +245,7 @@ pub fn redis_map(program: &Program) -> RedisMap {
         p: program,
         providers: RefCell::new(HashMap::new()),
         redis_names: redis_names(program),
+        wrappers: Wrappers::new(program),
     };
     let mut map = RedisMap {
         clients: cx.clients(),
@@ -422,6 +431,8 @@ enum Keys {
     Mapping,
     /// A `match`/`pattern` glob: `scan_iter`, `keys`, `scan`.
     Match,
+    /// A Lua script's keys: `eval(script, numkeys, key1, ..., arg1, ...)`.
+    Script,
 }
 
 /// Which objects a command is called on.
@@ -449,6 +460,10 @@ fn command(name: &str) -> Option<(Access, Keys, On)> {
         "lpop" | "rpop" | "spop" | "zpopmin" | "zpopmax" | "getdel" => (Consume, First, On::Client),
         // `brpop(keys, timeout)`: one key or a list of them.
         "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => (Consume, First, On::Client),
+        // A script can do anything to its keys: count it as writing them.
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" => {
+            (Write, Keys::Script, On::Client)
+        }
         "mget" | "exists" | "sinter" | "sunion" | "sdiff" | "pfcount" => (Read, All, On::Client),
         "xread" => (Read, Mapping, On::Client),
         "scan_iter" | "scan" | "keys" => (Read, Match, On::Client),
@@ -473,10 +488,8 @@ fn command(name: &str) -> Option<(Access, Keys, On)> {
         "watch" | "touch" => (Other, All, On::Client),
         "execute" | "execute_command" | "ping" | "flushdb" | "flushall" | "info" | "close"
         | "aclose" | "multi" | "unwatch" | "reset" | "dbsize" | "time" | "config_get"
-        | "config_set" | "eval" | "evalsha" | "echo" | "save" | "bgsave" | "randomkey"
-        | "register_script" | "script_load" | "client_list" | "wait" => {
-            (Other, Keys::None, On::Client)
-        }
+        | "config_set" | "echo" | "save" | "bgsave" | "randomkey" | "register_script"
+        | "script_load" | "client_list" | "wait" => (Other, Keys::None, On::Client),
         _ => return None,
     };
     // Closing and pinging work on pub/sub objects as well.
@@ -495,6 +508,9 @@ struct Cx<'p> {
     /// `aioredis`, `AsyncRedis`): a call through one of them may make a
     /// client whatever it is called.
     redis_names: Vec<Vec<String>>,
+    /// The calls of the program, to follow a key out through the functions
+    /// that pass it on.
+    wrappers: Wrappers<'p>,
 }
 
 impl<'p> Cx<'p> {
@@ -923,7 +939,7 @@ impl<'p> Cx<'p> {
                         });
                         function
                     });
-                    out.push(RedisOp {
+                    let op = RedisOp {
                         file: rec.path.clone(),
                         line: call.line,
                         function: self.function_ref(file, si),
@@ -931,6 +947,7 @@ impl<'p> Cx<'p> {
                         access,
                         keys,
                         builder,
+                        via: Vec::new(),
                         via_pipeline: h.kind == HKind::Pipeline,
                         pipeline_line: h.derived.filter(|_| h.kind == HKind::Pipeline),
                         pubsub_line: h.derived.filter(|_| h.kind == HKind::PubSub),
@@ -941,12 +958,73 @@ impl<'p> Cx<'p> {
                         conditional: ctx.conditional,
                         in_loop: ctx.loop_line.is_some(),
                         loop_forever: ctx.loop_forever,
-                    });
+                    };
+                    out.extend(self.through_wrappers(file, si, call, op));
                 }
             }
         }
         out.sort_by(|a, b| (&a.file, a.line, &a.command).cmp(&(&b.file, b.line, &b.command)));
         out
+    }
+
+    /// An operation whose key is a bare parameter of the function it is
+    /// in (`def save(key, v): r.set(key, v)`) happens, as far as the key
+    /// goes, where that function is called: one operation per call site
+    /// (wrappers of wrappers too), placed at the call and naming the key
+    /// written there, with the wrappers in `via`. With no caller, the
+    /// operation stays as it is.
+    fn through_wrappers(
+        &self,
+        file: usize,
+        scope: u32,
+        call: &Arc<Call>,
+        op: RedisOp,
+    ) -> Vec<RedisOp> {
+        let Some(first) = command(&op.command)
+            .filter(|(_, k, _)| *k == Keys::First)
+            .and_then(|_| first_key(call, &op.command))
+        else {
+            return vec![op];
+        };
+        if param_passed(self.p, file, scope, first).is_none() {
+            return vec![op];
+        }
+        let sites = self.wrappers.follow(
+            file,
+            scope,
+            Arc::clone(call),
+            vec![Some((file, scope, first.clone()))],
+            0,
+        );
+        let mut out = Vec::new();
+        for site in sites.into_iter().filter(|s| !s.via.is_empty()) {
+            let Some((kf, ks, key)) = &site.args[0] else {
+                continue;
+            };
+            let mut keys = Vec::new();
+            let alts = self
+                .p
+                .alternatives(*kf, *ks, key)
+                .or_else(|| self.returned_keys(*kf, *ks, key))
+                .unwrap_or_else(|| vec![(*kf, *ks, key.clone())]);
+            for (af, asc, alt) in alts {
+                let mut builder = None;
+                let (key, glob) = self.key_value(af, asc, &alt, &mut builder);
+                let key = OpKey { key, glob };
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            out.push(RedisOp {
+                file: self.p.files[site.file].path.clone(),
+                line: site.call.line,
+                function: self.function_ref(site.file, site.scope),
+                keys,
+                via: site.via,
+                ..op.clone()
+            });
+        }
+        if out.is_empty() { vec![op] } else { out }
     }
 
     fn op_keys(
@@ -990,11 +1068,28 @@ impl<'p> Cx<'p> {
             }
             Keys::All => {
                 for a in call.args.iter().chain(call.kwarg("keys")) {
-                    match a.elements() {
-                        Some(items) => exprs.extend(items),
-                        None => exprs.push(a),
+                    match a {
+                        // `mget([f"seen:{i}" for i in ids])`: every element
+                        // has the shape of the comprehension's.
+                        Expr::Comprehension(element) => exprs.push(element),
+                        a => match a.elements() {
+                            Some(items) => exprs.extend(items),
+                            None => exprs.push(a),
+                        },
                     }
                 }
+            }
+            // `eval(script, numkeys, *keys_and_args)`: the first `numkeys`
+            // arguments after the count are keys.
+            Keys::Script => {
+                let count = call
+                    .arg(1, "numkeys")
+                    .and_then(|n| match n {
+                        Expr::Num(n) => n.parse::<usize>().ok(),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                exprs.extend(call.args.iter().skip(2).take(count));
             }
             Keys::Mapping => {
                 if let Some(m) = call.arg(0, "mapping").or_else(|| call.kwarg("streams")) {
@@ -1035,7 +1130,11 @@ impl<'p> Cx<'p> {
         for e in exprs {
             // A name set on several branches (or looping over a literal
             // list) names several keys: one each.
-            if let Some(alts) = self.p.alternatives(file, scope, e) {
+            if let Some(alts) = self
+                .p
+                .alternatives(file, scope, e)
+                .or_else(|| self.returned_keys(file, scope, e))
+            {
                 for (af, asc, alt) in alts {
                     let (key, glob) = self.key_value(af, asc, &alt, builder);
                     let key = match (key, &alt) {
@@ -1143,6 +1242,80 @@ impl<'p> Cx<'p> {
         (self.p.eval_str(file, scope, e), false)
     }
 
+    /// The keys a helper with several `return`s builds (`if x: return
+    /// f"a:{x}"` ... `return "a:none"`): each return with the caller's
+    /// literal arguments in place of its parameters, written in the
+    /// helper's scope. `None` for anything else.
+    fn returned_keys(&self, file: usize, scope: u32, e: &Expr) -> Option<Vec<(usize, u32, Expr)>> {
+        let c = match e {
+            Expr::Call(c) => c.as_ref(),
+            Expr::Name(_) => match self.p.resolve(file, scope, e) {
+                Target::Value {
+                    value: Expr::Call(c),
+                    ..
+                } => c.as_ref(),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let (hf, hs, skip) = called_function(self.p, file, scope, &c.func)?;
+        let sc = self.p.scope(hf, hs)?;
+        let returns: Vec<&Expr> = sc
+            .stmts
+            .iter()
+            .filter_map(|st| match st {
+                Stmt::Return { value: Some(v), .. } => Some(v),
+                _ => None,
+            })
+            .collect();
+        if returns.len() < 2 {
+            return None;
+        }
+        let subst = self.literal_arguments(file, scope, c, (hf, hs), skip);
+        Some(
+            returns
+                .into_iter()
+                .map(|r| (hf, hs, substitute(r, &subst)))
+                .collect(),
+        )
+    }
+
+    /// The helper's parameters the call gives a literal (or pattern)
+    /// value, as expressions that fold to it in any scope.
+    fn literal_arguments(
+        &self,
+        file: usize,
+        scope: u32,
+        c: &Call,
+        (hf, hs): (usize, u32),
+        skip: usize,
+    ) -> HashMap<&'p str, Expr> {
+        let mut subst = HashMap::new();
+        let Some(sc) = self.p.scope(hf, hs) else {
+            return subst;
+        };
+        for (i, p) in sc.params.iter().skip(skip).enumerate() {
+            let arg = c
+                .args
+                .get(i)
+                .filter(|a| !matches!(a, Expr::Starred(_)))
+                .or_else(|| c.kwarg(&p.name));
+            let value = match arg {
+                Some(a) => self.p.eval_str(file, scope, a),
+                None => match &p.default {
+                    Some(d @ (Expr::Str(_) | Expr::Num(_))) => {
+                        self.p.eval_str(hf, sc.parent.unwrap_or(0), d)
+                    }
+                    _ => continue,
+                },
+            };
+            if let Some(e) = literal_expr(&value) {
+                subst.insert(p.name.as_str(), e);
+            }
+        }
+        subst
+    }
+
     /// A key built by a call: for a first-party helper with one `return`,
     /// that return folded with the caller's literal arguments in place of
     /// its parameters (the plain fold would leave every parameter a hole).
@@ -1183,26 +1356,7 @@ impl<'p> Cx<'p> {
         if builder.is_none() {
             *builder = Some((hf, hs, *ret_line, self.p.eval_str(hf, hs, ret)));
         }
-        let mut subst: HashMap<&str, Expr> = HashMap::new();
-        for (i, p) in sc.params.iter().skip(skip).enumerate() {
-            let arg = c
-                .args
-                .get(i)
-                .filter(|a| !matches!(a, Expr::Starred(_)))
-                .or_else(|| c.kwarg(&p.name));
-            let value = match arg {
-                Some(a) => self.p.eval_str(file, scope, a),
-                None => match &p.default {
-                    Some(d @ (Expr::Str(_) | Expr::Num(_))) => {
-                        self.p.eval_str(hf, sc.parent.unwrap_or(0), d)
-                    }
-                    _ => continue,
-                },
-            };
-            if let Some(e) = literal_expr(&value) {
-                subst.insert(p.name.as_str(), e);
-            }
-        }
+        let subst = self.literal_arguments(file, scope, c, (hf, hs), skip);
         let body = substitute(ret, &subst);
         self.p.eval_str(hf, hs, &body)
     }
@@ -1267,6 +1421,15 @@ fn dotted_expr(s: &str) -> Option<Expr> {
         e = Expr::Attr(Box::new(e), p.to_string());
     }
     Some(e)
+}
+
+/// The first key argument of a command that names one first.
+fn first_key<'c>(call: &'c Call, name: &str) -> Option<&'c Expr> {
+    if name.ends_with("publish") {
+        call.arg(0, "channel")
+    } else {
+        call.arg(0, "name").or_else(|| call.kwarg("key"))
+    }
 }
 
 /// Builds the key index from the operations.

@@ -15,17 +15,19 @@
 //! wrappers of wrappers included, so the event names are read where they
 //! are written.
 
-use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::calls::{argument, bound_name, called_function, last_name, param_of, self_attr_values};
+use super::calls::{bound_name, last_name, param_of, self_attr_values};
 use super::values::StrValue;
+use super::wrappers::{Wrappers, param_passed};
 use super::{Program, Target, tables};
 use crate::report::render_expr;
-use crate::scan::facts::{Call, Expr, ParamKind, ScopeKind, Stmt};
+use crate::scan::facts::{Call, Expr, ScopeKind, Stmt};
 
 /// Everything known about the outside services a program talks to.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -262,7 +264,6 @@ const HTTP_CLIENTS: [(&str, &[&str], &[&str]); 4] = [
 ];
 
 /// How deep wrappers of wrappers are followed.
-const MAX_WRAPPERS: usize = 4;
 const MAX_DEPTH: u32 = 12;
 
 /// Builds the services map of a program.
@@ -270,7 +271,7 @@ pub fn services_map(program: &Program) -> ServicesMap {
     let cx = Cx {
         p: program,
         returns: RefCell::new(HashMap::new()),
-        calls_by_name: OnceCell::new(),
+        wrappers: Wrappers::new(program),
     };
     let mut map = ServicesMap::default();
     let mut client_sites: HashMap<(usize, u32), usize> = HashMap::new();
@@ -312,10 +313,12 @@ pub fn services_map(program: &Program) -> ServicesMap {
         users.dedup();
         map.sdk_clients[i].used_by = users;
     }
-    map.events
-        .sort_by(|a, b| (&a.file, a.line, &a.via).cmp(&(&b.file, b.line, &b.via)));
-    map.events
-        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.via == b.via);
+    map.events.sort_by(|a, b| {
+        (&a.file, a.line, &a.via, a.event.text()).cmp(&(&b.file, b.line, &b.via, b.event.text()))
+    });
+    map.events.dedup_by(|a, b| {
+        a.file == b.file && a.line == b.line && a.via == b.via && a.event == b.event
+    });
     map.http_calls
         .sort_by(|a, b| (&a.file, a.line, &a.via).cmp(&(&b.file, b.line, &b.via)));
     map.http_calls
@@ -349,27 +352,9 @@ struct Cx<'p> {
     /// What each first-party function returns, when that is an instance
     /// of an outside class; `None` while being computed and for the rest.
     returns: RefCell<HashMap<(usize, u32), Option<Instance>>>,
-    /// Every call of the program by the last name of what it calls, in
-    /// program order, built the first time a wrapper's callers are wanted:
-    /// looking them up must not scan every call once per wrapper.
-    calls_by_name: OnceCell<HashMap<&'p str, Vec<CallSite<'p>>>>,
-}
-
-/// A call and the file and scope it is written in.
-type CallSite<'p> = (usize, u32, &'p Call);
-
-/// An argument of an SDK call, with the file and scope it is written in.
-type Arg = Option<(usize, u32, Expr)>;
-
-/// Where an SDK call's arguments are finally written: the SDK call
-/// itself, or the call of a wrapper that passes them through.
-struct Site<'a> {
-    file: usize,
-    scope: u32,
-    call: &'a Call,
-    /// The wrappers between this call and the SDK, outermost first.
-    via: Vec<String>,
-    args: Vec<Arg>,
+    /// The calls of the program, to follow an event or URL out through
+    /// the wrappers that pass it on.
+    wrappers: Wrappers<'p>,
 }
 
 impl<'p> Cx<'p> {
@@ -383,10 +368,6 @@ impl<'p> Cx<'p> {
         } else {
             self.p.def_ref(file, scope)
         }
-    }
-
-    fn at(&self, file: usize, line: u32) -> String {
-        format!("{}:{line}", self.p.files[file].path)
     }
 
     // ----- clients -----
@@ -646,84 +627,11 @@ impl<'p> Cx<'p> {
         out
     }
 
-    /// The places an SDK call's arguments come from. While argument `key`
-    /// is a bare parameter of the function the call is in, each call of
-    /// that function takes its place (wrappers of wrappers too), with the
-    /// other arguments carried along; where nothing calls the wrapper, the
-    /// call inside it is the answer.
-    fn follow<'c>(
-        &self,
-        file: usize,
-        scope: u32,
-        call: &'c Call,
-        args: Vec<Arg>,
-        key: usize,
-    ) -> Vec<Site<'c>>
-    where
-        'p: 'c,
-    {
-        let mut done = Vec::new();
-        let mut stack = vec![Site {
-            file,
-            scope,
-            call,
-            via: Vec::new(),
-            args,
-        }];
-        let mut seen: HashSet<(usize, u32)> = HashSet::new();
-        while let Some(site) = stack.pop() {
-            let wrapper = site.args[key]
-                .as_ref()
-                .and_then(|(f, s, e)| param_passed(self.p, *f, *s, e).map(|(ws, _)| (*f, ws)));
-            let Some((wf, ws)) = wrapper else {
-                done.push(site);
-                continue;
-            };
-            if site.via.len() >= MAX_WRAPPERS || !seen.insert((wf, ws)) {
-                done.push(site);
-                continue;
-            }
-            let callers = self.callers(wf, ws);
-            if callers.is_empty() {
-                done.push(site);
-                continue;
-            }
-            let wsc = self.p.scope(wf, ws).expect("the wrapper exists");
-            let mut via = vec![format!(
-                "{} at {}",
-                self.p.def_ref(wf, ws),
-                self.at(site.file, site.call.line)
-            )];
-            via.extend(site.via.iter().cloned());
-            for (cf, cs, c, skip) in callers {
-                let args: Vec<Arg> = site
-                    .args
-                    .iter()
-                    .map(|a| {
-                        a.as_ref()
-                            .and_then(|a| rebind(a, (wf, ws), wsc, (cf, cs), c, skip))
-                    })
-                    .collect();
-                if args[key].is_none() {
-                    continue;
-                }
-                stack.push(Site {
-                    file: cf,
-                    scope: cs,
-                    call: c,
-                    via: via.clone(),
-                    args,
-                });
-            }
-        }
-        done
-    }
-
     fn event(
         &self,
         file: usize,
         scope: u32,
-        call: &Call,
+        call: &Arc<Call>,
         api: &EventApi,
         out: &mut Vec<AnalyticsEvent>,
     ) {
@@ -754,36 +662,55 @@ impl<'p> Cx<'p> {
         let props_expr = api.properties.and_then(|(i, n)| call.arg(i, n));
         let here = |e: Option<&Expr>| e.map(|e| (file, scope, e.clone()));
         let args = vec![here(event_expr), here(subject_expr), here(props_expr)];
-        for site in self.follow(file, scope, call, args, 0) {
-            let event = match &site.args[0] {
-                Some((f, s, e)) => match param_passed(self.p, *f, *s, e) {
-                    Some((ws, _)) => StrValue::Dynamic {
+        for site in self.wrappers.follow(file, scope, Arc::clone(call), args, 0) {
+            // A name set on several branches, a loop over literal names,
+            // `"a" if ok else "b"`: one event per name.
+            let events: Vec<StrValue> = match &site.args[0] {
+                Some((f, s, e)) => match (
+                    param_passed(self.p, *f, *s, e),
+                    self.p.alternatives(*f, *s, e),
+                ) {
+                    (Some((ws, _)), _) => vec![StrValue::Dynamic {
                         reason: format!(
                             "parameter `{}` of `{}`, which nothing in the analysed code calls",
                             render_expr(e),
                             self.p.def_ref(*f, ws)
                         ),
-                    },
-                    None => self.p.eval_str(*f, *s, e),
+                    }],
+                    (None, Some(alts)) => {
+                        let mut v: Vec<StrValue> = Vec::new();
+                        for (af, asc, alt) in &alts {
+                            let value = self.p.eval_str(*af, *asc, alt);
+                            if !v.contains(&value) {
+                                v.push(value);
+                            }
+                        }
+                        v
+                    }
+                    (None, None) => vec![self.p.eval_str(*f, *s, e)],
                 },
-                None => StrValue::Dynamic {
+                None => vec![StrValue::Dynamic {
                     reason: "no event name given".into(),
-                },
+                }],
             };
-            out.push(AnalyticsEvent {
-                event,
-                package: api.package.to_string(),
-                method: api.method.to_string(),
-                subject: site.args[1].as_ref().map(|(_, _, e)| render_expr(e)),
-                properties: site.args[2]
-                    .as_ref()
-                    .map(|(_, _, e)| property_names(e))
-                    .unwrap_or_default(),
-                function: self.function_ref(site.file, site.scope),
-                file: self.p.files[site.file].path.clone(),
-                line: site.call.line,
-                via: site.via,
-            });
+            let subject = site.args[1].as_ref().map(|(_, _, e)| render_expr(e));
+            let properties = site.args[2]
+                .as_ref()
+                .map(|(_, _, e)| property_names(e))
+                .unwrap_or_default();
+            for event in events {
+                out.push(AnalyticsEvent {
+                    event,
+                    package: api.package.to_string(),
+                    method: api.method.to_string(),
+                    subject: subject.clone(),
+                    properties: properties.clone(),
+                    function: self.function_ref(site.file, site.scope),
+                    file: self.p.files[site.file].path.clone(),
+                    line: site.call.line,
+                    via: site.via.clone(),
+                });
+            }
         }
     }
 
@@ -791,7 +718,7 @@ impl<'p> Cx<'p> {
         &self,
         file: usize,
         scope: u32,
-        call: &Call,
+        call: &Arc<Call>,
         client: &str,
         base_url: Option<StrValue>,
         out: &mut Vec<HttpCall>,
@@ -806,7 +733,7 @@ impl<'p> Cx<'p> {
         }
         let here = |e: Option<&Expr>| e.map(|e| (file, scope, e.clone()));
         let args = vec![here(url), here(verb)];
-        for site in self.follow(file, scope, call, args, 0) {
+        for site in self.wrappers.follow(file, scope, Arc::clone(call), args, 0) {
             let verb = match (method, &site.args[1]) {
                 ("request" | "stream", Some((f, s, v))) => self
                     .p
@@ -838,40 +765,6 @@ impl<'p> Cx<'p> {
             });
         }
     }
-
-    /// Every call of the function at `(file, scope)`: the calling file,
-    /// scope, call, and how many leading parameters it leaves out.
-    fn callers(&self, file: usize, scope: u32) -> Vec<(usize, u32, &'p Call, usize)> {
-        let Some(target) = self.p.scope(file, scope) else {
-            return Vec::new();
-        };
-        let by_name = self.calls_by_name.get_or_init(|| calls_by_name(self.p));
-        let mut out = Vec::new();
-        for &(cf, si, call) in by_name.get(target.name.as_str()).into_iter().flatten() {
-            if let Some((f, s, skip)) = called_function(self.p, cf, si, &call.func)
-                && (f, s) == (file, scope)
-            {
-                out.push((cf, si, call, skip));
-            }
-        }
-        out
-    }
-}
-
-fn calls_by_name(program: &Program) -> HashMap<&str, Vec<CallSite<'_>>> {
-    let mut index: HashMap<&str, Vec<CallSite>> = HashMap::new();
-    for (cf, _, facts) in program.analyzed() {
-        for (si, sc) in facts.scopes.iter().enumerate() {
-            for st in &sc.stmts {
-                if let Stmt::Call { call, .. } = st
-                    && let Some(name) = last_name(&call.func)
-                {
-                    index.entry(name).or_default().push((cf, si as u32, call));
-                }
-            }
-        }
-    }
-    index
 }
 
 /// The category of a package that talks to an outside service.
@@ -906,114 +799,33 @@ fn arguments_text(call: &Call) -> String {
     args.join(", ")
 }
 
-/// When `expr` is a bare parameter of the function `scope` of `file` (or
-/// of a function it is nested in), that function and the parameter index.
-fn param_passed(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<(u32, usize)> {
-    let Expr::Name(n) = expr else { return None };
-    let (fs, _) = param_of(program, file, scope, n)?;
-    // A parameter the function reassigns before the call is not passed
-    // through unchanged.
-    let sc = program.scope(file, fs)?;
-    let reassigned = sc.stmts.iter().any(|st| {
-        matches!(st, Stmt::Assign { targets, .. }
-            if targets.iter().any(|t| matches!(t, Expr::Name(x) if x == n)))
-    });
-    if reassigned {
-        return None;
-    }
-    let index = sc.params.iter().position(|p| &p.name == n)?;
-    Some((fs, index))
-}
-
-/// An argument written in the wrapper `(wf, ws)` in terms of the caller
-/// `(cf, cs)` that calls it with `call`: a bare parameter becomes what the
-/// caller passes for it (its default when nothing is passed), the
-/// wrapper's `**kwargs` the caller's extra keyword arguments (also where
-/// a dict literal unpacks it), and anything else stays as written.
-fn rebind(
-    arg: &(usize, u32, Expr),
-    wrapper_at: (usize, u32),
-    wrapper: &crate::scan::facts::Scope,
-    caller: (usize, u32),
-    call: &Call,
-    skip: usize,
-) -> Arg {
-    let (f, s, e) = arg;
-    if (*f, *s) != wrapper_at {
-        return Some(arg.clone());
-    }
-    let param = |n: &str| wrapper.params.iter().position(|p| p.name == n);
-    match e {
-        Expr::Name(n) => {
-            let Some(index) = param(n) else {
-                return Some(arg.clone());
-            };
-            match wrapper.params[index].kind {
-                ParamKind::VarKeywords => Some((caller.0, caller.1, extra_kwargs(wrapper, call))),
-                ParamKind::VarArgs => None,
-                _ => match argument(call, &wrapper.params, index, skip) {
-                    Some(a) => Some((caller.0, caller.1, a.clone())),
-                    None => wrapper.params[index]
-                        .default
-                        .clone()
-                        .map(|d| (*f, wrapper.parent.unwrap_or(0), d)),
-                },
-            }
-        }
-        Expr::Dict(pairs) => {
-            let mut out = Vec::new();
-            for (k, v) in pairs {
-                match k {
-                    Expr::DoubleStarred(inner)
-                        if matches!(&**inner, Expr::Name(n)
-                            if param(n).is_some_and(|i| wrapper.params[i].kind == ParamKind::VarKeywords)) =>
-                    {
-                        if let Expr::Dict(extra) = extra_kwargs(wrapper, call) {
-                            out.extend(extra);
-                        }
-                    }
-                    _ => out.push((k.clone(), v.clone())),
-                }
-            }
-            Some((caller.0, caller.1, Expr::Dict(out)))
-        }
-        _ => Some(arg.clone()),
-    }
-}
-
-/// The keyword arguments of `call` that no named parameter of `wrapper`
-/// takes (what its `**kwargs` receives), as a dict literal; `**x` passed
-/// on stays `**x`.
-fn extra_kwargs(wrapper: &crate::scan::facts::Scope, call: &Call) -> Expr {
-    let named: Vec<&str> = wrapper
-        .params
-        .iter()
-        .filter(|p| matches!(p.kind, ParamKind::Normal | ParamKind::KeywordOnly))
-        .map(|p| p.name.as_str())
-        .collect();
-    let pairs = call
-        .kwargs
-        .iter()
-        .filter_map(|k| match k.name.as_deref() {
-            Some(name) if named.contains(&name) => None,
-            Some(name) => Some((Expr::Str(name.to_string()), k.value.clone())),
-            None => Some((Expr::DoubleStarred(Box::new(k.value.clone())), Expr::None)),
-        })
-        .collect();
-    Expr::Dict(pairs)
-}
-
-/// The keys of a properties dict, as written.
+/// The keys of a properties dict, as written; `…` stands for properties
+/// merged in from a value not known here.
 fn property_names(e: &Expr) -> Vec<String> {
     match e {
-        Expr::Dict(pairs) => pairs
-            .iter()
-            .filter_map(|(k, _)| match k {
-                Expr::Str(s) => Some(s.clone()),
-                Expr::DoubleStarred(inner) => Some(format!("**{}", render_expr(inner))),
-                _ => None,
-            })
-            .collect(),
+        Expr::Dict(pairs) => {
+            let mut names: Vec<String> = Vec::new();
+            for (k, _) in pairs {
+                let name = match k {
+                    Expr::Str(s) => s.clone(),
+                    Expr::DoubleStarred(_) => "…".to_string(),
+                    _ => continue,
+                };
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            names
+        }
+        Expr::OneOf(items) => {
+            let mut names: Vec<String> = Vec::new();
+            for n in items.iter().flat_map(property_names) {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            names
+        }
         Expr::Call(c) if c.func.dotted().as_deref() == Some("dict") => {
             c.kwargs.iter().filter_map(|k| k.name.clone()).collect()
         }

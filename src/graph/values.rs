@@ -142,7 +142,7 @@ impl Program {
                 };
                 percent_format(fmt_text, &args)
             }
-            Expr::Name(_) | Expr::Attr(..) => self.eval_ref(file, scope, expr, d),
+            Expr::Name(_) | Expr::Attr(..) | Expr::OneOf(_) => self.eval_ref(file, scope, expr, d),
             Expr::Call(call) => self.eval_call(file, scope, call, d),
             Expr::Num(n) => StrValue::known(n.clone()),
             Expr::Subscript(base, keys)
@@ -169,6 +169,27 @@ impl Program {
         scope: u32,
         expr: &Expr,
     ) -> Option<Vec<(usize, u32, Expr)>> {
+        let found = self.alternatives_of(file, scope, expr)?;
+        // `a if c else b` among them stands for both branches.
+        let mut out = Vec::new();
+        for (f, s, e) in found {
+            match e {
+                Expr::OneOf(items) => out.extend(items.into_iter().map(|i| (f, s, i))),
+                e => out.push((f, s, e)),
+            }
+        }
+        Some(out)
+    }
+
+    fn alternatives_of(
+        &self,
+        file: usize,
+        scope: u32,
+        expr: &Expr,
+    ) -> Option<Vec<(usize, u32, Expr)>> {
+        if let Expr::OneOf(items) = expr {
+            return Some(items.iter().map(|i| (file, scope, i.clone())).collect());
+        }
         let Expr::Name(name) = expr else { return None };
         let sc = self.scope(file, scope)?;
         if sc.kind != ScopeKind::Function {
@@ -216,7 +237,11 @@ impl Program {
         }
         let bindings = out.len() + loops.len() + usize::from(is_param) + usize::from(augmented);
         if bindings < 2 {
-            return None;
+            // One binding: alternatives only when it is itself a choice.
+            return match out.as_slice() {
+                [(_, _, Expr::OneOf(_))] if bindings == 1 => Some(out),
+                _ => None,
+            };
         }
         if is_param || augmented || !loops.is_empty() {
             // A value no fold can read stands for the parameter, the
@@ -265,6 +290,21 @@ impl Program {
                 StrValue::dynamic(format!("`{path}` comes from outside the analysed code"))
             }
             Target::Unknown => {
+                // `self.PREFIX`: a class attribute (or one set in a method)
+                // of the method's own class or a base class, when every
+                // place that sets it agrees.
+                if let Expr::Attr(base, attr) = expr {
+                    let values = super::calls::self_attr_values(self, file, scope, base, attr);
+                    if !values.is_empty() {
+                        let folded: Vec<StrValue> = values
+                            .iter()
+                            .map(|(f, s, v)| self.eval(*f, *s, v, d))
+                            .collect();
+                        if folded.iter().all(|v| v.text().is_some() && v == &folded[0]) {
+                            return folded.into_iter().next().expect("one value at least");
+                        }
+                    }
+                }
                 // `settings.api_prefix` where `settings = Settings()`: the
                 // class-level default of a settings field.
                 if let Expr::Attr(base, attr) = expr

@@ -486,6 +486,10 @@ pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
         Expr::Await(x) => format!("await {}", render_expr(x)),
         Expr::Comprehension(x) => format!("({} for ...)", render_expr(x)),
         Expr::Lambda => "lambda ...".into(),
+        Expr::OneOf(v) => match v.as_slice() {
+            [a, b] => format!("{} or else {}", render_expr(a), render_expr(b)),
+            _ => v.iter().map(render_expr).collect::<Vec<_>>().join(" | "),
+        },
         Expr::Other(k) => format!("<{k}>"),
     }
 }

@@ -225,6 +225,22 @@ impl<'a> Converter<'a> {
                 let (k, v) = (part(Field::Key), part(Field::Value));
                 Expr::Comprehension(Box::new(Expr::Dict(vec![(k, v)])))
             }
+            // `a if c else b`: the value is one of the two branches.
+            "conditional_expression" => match named_children(node).as_slice() {
+                [then, _, otherwise] => {
+                    Expr::OneOf(vec![self.convert(*then, d), self.convert(*otherwise, d)])
+                }
+                _ => Expr::Other(node.kind().into()),
+            },
+            // `a or b` is `a` when truthy, else `b`: one of the two.
+            "boolean_operator"
+                if child(node, Field::Operator).is_some_and(|o| self.text(o) == "or") =>
+            {
+                match (child(node, Field::Left), child(node, Field::Right)) {
+                    (Some(l), Some(r)) => Expr::OneOf(vec![self.convert(l, d), self.convert(r, d)]),
+                    _ => Expr::Other(node.kind().into()),
+                }
+            }
             "lambda" => Expr::Lambda,
             "keyword_argument" => {
                 // Only reached for malformed argument lists; keep the value.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
 /// an older build are never read back.
-pub const FACTS_VERSION: u32 = 3;
+pub const FACTS_VERSION: u32 = 4;
 
 /// What one file yielded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -306,6 +306,9 @@ pub enum Expr {
     /// (for a dict comprehension, a [`Expr::Dict`] of its one pair).
     Comprehension(Box<Expr>),
     Lambda,
+    /// A value that is one of these, decided at run time: the two branches
+    /// of `a if cond else b`, or of `a or b`.
+    OneOf(Vec<Expr>),
     Other(String),
 }
 
