@@ -994,3 +994,42 @@ fn flows_follow_inheritance_factories_properties_providers_and_key_helpers() {
         .collect();
     assert_eq!(calls, vec!["feeds.api:CeleryQueue.submit"]);
 }
+
+#[test]
+fn a_queue_built_with_its_client_and_key_couples_the_route_to_the_worker() {
+    let report = report_json(&fixture("flow_forms"), &[]);
+    let jobs = couplings(&report)
+        .into_iter()
+        .find(|c| c.0 == "jobs:{}")
+        .expect("the jobs key couples");
+    assert_eq!(
+        jobs,
+        (
+            "jobs:{}".to_string(),
+            "key".to_string(),
+            vec!["POST /jobs/{kind}".to_string()],
+            vec!["feeds.api.drain".to_string()],
+            true
+        )
+    );
+    // The client comes from what the constructor's callers pass.
+    let ops: Vec<(u64, String)> = report["redis"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["file"] == "feeds/jobs.py")
+        .map(|o| {
+            (
+                o["line"].as_u64().unwrap(),
+                o["client"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (12, "feeds/jobs.py:3".to_string()),
+            (15, "feeds/jobs.py:3".to_string())
+        ]
+    );
+}

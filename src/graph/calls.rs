@@ -372,7 +372,8 @@ fn annotation_class(
 
 /// The first-party function a call of `func` (seen in `scope` of `file`)
 /// goes to, and how many leading parameters the call does not pass: one
-/// for a method called on an instance (`self`), none otherwise.
+/// for a method called on an instance (`self`) and for a class called to
+/// build one (its `__init__`), none otherwise.
 pub fn called_function(
     program: &Program,
     file: usize,
@@ -381,6 +382,11 @@ pub fn called_function(
 ) -> Option<(usize, u32, usize)> {
     if let Target::Def { file: f, scope: s } = program.resolve(file, scope, func) {
         let sc = program.scope(f, s)?;
+        // `Queue(client, name)` runs `Queue.__init__(self, client, name)`.
+        if sc.kind == ScopeKind::Class {
+            let (mf, ms) = program.method_def(f, s, "__init__")?;
+            return Some((mf, ms, 1));
+        }
         let is_method = program
             .scope(f, sc.parent?)
             .is_some_and(|p| p.kind == ScopeKind::Class);

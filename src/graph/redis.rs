@@ -20,7 +20,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::calls::{
-    bound_name, called_function, instance_class, last_name, param_of, self_attr_values,
+    argument, bound_name, called_function, instance_class, last_name, param_of, self_attr_values,
 };
 use super::values::{StrValue, literal_expr, substitute};
 use super::wrappers::{Wrappers, param_passed};
@@ -311,6 +311,9 @@ fn imports_redis(program: &Program) -> bool {
 }
 
 const MAX_DEPTH: u32 = 16;
+
+/// Call sites looked at to learn what a parameter holds.
+const MAX_CALLERS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HKind {
@@ -797,7 +800,60 @@ impl<'p> Cx<'p> {
         {
             return Some(h);
         }
-        self.annotation_handle(file, outer, param.annotation.as_ref()?, d)
+        if let Some(h) = param
+            .annotation
+            .as_ref()
+            .and_then(|a| self.annotation_handle(file, outer, a, d))
+        {
+            return Some(h);
+        }
+        // An unannotated parameter: what the callers pass for it
+        // (`Queue(client, name)` for `def __init__(self, client, name)`).
+        if d > MAX_DEPTH / 2 {
+            return None;
+        }
+        let sc = self.p.scope(file, fscope)?;
+        let index = sc.params.iter().position(|p| p.name == param.name)?;
+        self.wrappers
+            .callers(file, fscope)
+            .iter()
+            .take(MAX_CALLERS)
+            .find_map(|(cf, cs, call, skip)| {
+                let arg = argument(call, &sc.params, index, *skip)?;
+                self.handle(*cf, *cs, arg, d + 1)
+            })
+    }
+
+    /// What `self.attr` holds when the class sets it from a parameter of
+    /// one of its methods (`self.name = name` in `__init__`): the
+    /// arguments passed for that parameter where the method is called
+    /// (where the class is built), each with the file and scope it is
+    /// written in.
+    fn self_param_values(
+        &self,
+        file: usize,
+        scope: u32,
+        e: &Expr,
+    ) -> Option<Vec<(usize, u32, Expr)>> {
+        let Expr::Attr(base, attr) = e else {
+            return None;
+        };
+        let mut out = Vec::new();
+        for (vf, vs, value) in self_attr_values(self.p, file, scope, base, attr) {
+            let Expr::Name(n) = value else { continue };
+            let Some(sc) = self.p.scope(vf, vs) else {
+                continue;
+            };
+            let Some(index) = sc.params.iter().position(|p| &p.name == n) else {
+                continue;
+            };
+            for (cf, cs, call, skip) in self.wrappers.callers(vf, vs).iter().take(MAX_CALLERS) {
+                if let Some(arg) = argument(call, &sc.params, index, *skip) {
+                    out.push((*cf, *cs, arg.clone()));
+                }
+            }
+        }
+        (!out.is_empty()).then_some(out)
     }
 
     /// `Depends(provider)`.
@@ -1134,6 +1190,15 @@ impl<'p> Cx<'p> {
                 .p
                 .alternatives(file, scope, e)
                 .or_else(|| self.returned_keys(file, scope, e))
+                .or_else(|| {
+                    // `self.name`, set from a constructor argument.
+                    self.p
+                        .eval_str(file, scope, e)
+                        .text()
+                        .is_none()
+                        .then(|| self.self_param_values(file, scope, e))
+                        .flatten()
+                })
             {
                 for (af, asc, alt) in alts {
                     let (key, glob) = self.key_value(af, asc, &alt, builder);

@@ -139,8 +139,18 @@ impl<'p> Wrappers<'p> {
             return Vec::new();
         };
         let by_name = self.by_name.get_or_init(|| calls_by_name(program));
+        // `__init__` is called by building an instance: `Class(...)`.
+        let name = match (
+            target.name.as_str(),
+            target.parent.and_then(|p| program.scope(file, p)),
+        ) {
+            ("__init__", Some(class)) if class.kind == crate::scan::facts::ScopeKind::Class => {
+                class.name.as_str()
+            }
+            (n, _) => n,
+        };
         let mut out = Vec::new();
-        for (cf, si, call) in by_name.get(target.name.as_str()).into_iter().flatten() {
+        for (cf, si, call) in by_name.get(name).into_iter().flatten() {
             if let Some((f, s, skip)) = called_function(program, *cf, *si, &call.func)
                 && (f, s) == (file, scope)
             {
