@@ -678,6 +678,20 @@ fn sdk_clients_are_listed_with_the_functions_that_use_them() {
         clients,
         vec![
             c(
+                "shop/assistant.py:6",
+                "cloud",
+                "boto3.client",
+                "call",
+                &["shop.assistant:archive"]
+            ),
+            c(
+                "shop/assistant.py:7",
+                "llm",
+                "openai.OpenAI",
+                "call",
+                &["shop.assistant:summarise"]
+            ),
+            c(
                 "shop/partners.py:10",
                 "http-client",
                 "requests.Session",

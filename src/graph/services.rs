@@ -16,7 +16,7 @@
 //! are written.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -137,8 +137,9 @@ const SERVICE_CATEGORIES: [&str; 9] = [
 ];
 
 /// Lower-case names that make or configure a client.
-const SETUP_FUNCTIONS: [&str; 10] = [
+const SETUP_FUNCTIONS: [&str; 11] = [
     "init",
+    "build",
     "configure",
     "client",
     "resource",
@@ -150,17 +151,32 @@ const SETUP_FUNCTIONS: [&str; 10] = [
     "create_client",
 ];
 
-/// Names of things in a service package that are values, not clients.
-const NOT_CLIENT_SUFFIXES: [&str; 8] = [
-    "Error",
-    "Exception",
-    "Warning",
-    "Response",
-    "Request",
-    "Timeout",
-    "Limits",
-    "Event",
+/// Words a client class's name contains (`WebClient`, `AsyncSession`,
+/// `StripeClient`, `KafkaProducer`, `Tracker`).
+const CLIENT_WORDS: [&str; 9] = [
+    "Client",
+    "Session",
+    "Connection",
+    "Api",
+    "API",
+    "Service",
+    "Tracker",
+    "Producer",
+    "Consumer",
 ];
+
+/// Whether a class (last name `last`) of the package `key` builds a client:
+/// its name says so, or it is the package's own name (`mixpanel.Mixpanel`,
+/// `openai.OpenAI`, `anthropic.AsyncAnthropic`). Data classes of the same
+/// packages (`PromptTemplate`, `TrainingArguments`, `BaseEvent`) are not.
+fn names_a_client(last: &str, key: &str) -> bool {
+    if !last.starts_with(char::is_uppercase) {
+        return false;
+    }
+    let bare = last.strip_prefix("Async").unwrap_or(last);
+    let package = key.rsplit('.').next().unwrap_or(key).replace('_', "");
+    CLIENT_WORDS.iter().any(|w| bare.contains(w)) || bare.eq_ignore_ascii_case(&package)
+}
 
 /// How an SDK names what an analytics call tracks.
 #[derive(Debug, Clone, Copy)]
@@ -281,6 +297,14 @@ pub fn services_map(program: &Program) -> ServicesMap {
         }
         map.sdk_clients.push(c);
     }
+    // The names clients are kept under (`s3`, `self.client`): a call on
+    // anything else cannot be a use of one, which spares resolving it.
+    let client_names: HashSet<&str> = map
+        .sdk_clients
+        .iter()
+        .filter_map(|c| c.variable.as_deref())
+        .map(|v| v.rsplit('.').next().unwrap_or(v))
+        .collect();
     let mut used_by: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (file, _, facts) in program.analyzed() {
         for (si, sc) in facts.scopes.iter().enumerate() {
@@ -289,16 +313,14 @@ pub fn services_map(program: &Program) -> ServicesMap {
                 let Stmt::Call { call, .. } = st else {
                     continue;
                 };
-                let site = cx.sdk_call(file, si, call);
-                if let Some((inst, _)) = &site.instance
-                    && let Some(created) = inst.created
-                    && let Some(&i) = client_sites.get(&created)
+                if let Some(i) = cx.client_used(file, si, &call.func, &client_names, &client_sites)
                 {
                     used_by
                         .entry(i)
                         .or_default()
                         .push(cx.function_ref(file, si));
                 }
+                let site = cx.sdk_call(file, si, call);
                 if let Some(api) = site.event_api {
                     cx.event(file, si, call, api, &mut map.events);
                 }
@@ -375,11 +397,9 @@ impl<'p> Cx<'p> {
     fn sdk_clients(&self) -> Vec<SdkClient> {
         let mut out = Vec::new();
         for (file, rec, facts) in self.p.analyzed() {
-            if !facts
-                .imports
-                .iter()
-                .any(|i| i.level == 0 && service_package(&tables::package_key(&i.module)).is_some())
-            {
+            if !facts.imports.iter().any(|i| {
+                i.level == 0 && !tables::is_stdlib(i.module.split('.').next().unwrap_or(""))
+            }) {
                 continue;
             }
             for (si, sc) in facts.scopes.iter().enumerate() {
@@ -414,22 +434,34 @@ impl<'p> Cx<'p> {
                     let Some(last) = last_name(&call.func) else {
                         continue;
                     };
-                    let makes = SETUP_FUNCTIONS.contains(&last)
-                        || (last.starts_with(char::is_uppercase)
-                            && !NOT_CLIENT_SUFFIXES.iter().any(|s| last.ends_with(s)));
-                    if !makes {
+                    if !(SETUP_FUNCTIONS.contains(&last) || last.starts_with(char::is_uppercase)) {
                         continue;
                     }
-                    let Some(q) = self.p.qualify(file, si, &call.func) else {
+                    let Target::External(q) = self.p.resolve(file, si, &call.func) else {
                         continue;
                     };
-                    if !matches!(self.p.resolve(file, si, &call.func), Target::External(_)) {
-                        continue;
-                    }
                     let key = tables::package_key(&q);
-                    let Some(category) = service_package(&key) else {
+                    if !(SETUP_FUNCTIONS.contains(&last) || names_a_client(last, &key)) {
                         continue;
+                    }
+                    // A catalogued service package, or any outside package
+                    // whose class says it is a client (`notion_client`,
+                    // `composio`).
+                    let category = match service_package(&key) {
+                        Some(c) => c,
+                        None if tables::is_stdlib(key.split('.').next().unwrap_or(""))
+                            || !names_a_client(last, &key) =>
+                        {
+                            continue;
+                        }
+                        None => tables::package_info(&key).map_or("other", |i| i.category),
                     };
+                    if matches!(
+                        category,
+                        "web" | "validation" | "testing" | "data" | "logging"
+                    ) {
+                        continue;
+                    }
                     let variable = bound_name(&sc.stmts, call);
                     // A value built in passing (`httpx.Timeout(5)`) is not a
                     // client; one kept in a name or set up at import is.
@@ -469,9 +501,14 @@ impl<'p> Cx<'p> {
         scope: u32,
         targets: &[Expr],
     ) -> Option<(String, &'static str, String)> {
-        let [Expr::Attr(base, _)] = targets else {
+        // `stripe.api_key = ...`; a class put in place (`mod.Block = Patched`)
+        // is a monkeypatch, not configuration.
+        let [Expr::Attr(base, attr)] = targets else {
             return None;
         };
+        if attr.starts_with(char::is_uppercase) {
+            return None;
+        }
         if !matches!(**base, Expr::Name(_) | Expr::Attr(..)) {
             return None;
         }
@@ -577,6 +614,42 @@ impl<'p> Cx<'p> {
     }
 
     // ----- calls -----
+
+    /// The client (index into `sites`) a call is made on, when its
+    /// receiver chain goes through a name a client is kept under:
+    /// `s3.put_object(...)`, `self.http.post(...)`,
+    /// `client.chat.completions.create(...)`.
+    fn client_used(
+        &self,
+        file: usize,
+        scope: u32,
+        func: &Expr,
+        names: &HashSet<&str>,
+        sites: &HashMap<(usize, u32), usize>,
+    ) -> Option<usize> {
+        if names.is_empty() {
+            return None;
+        }
+        let Expr::Attr(recv, _) = func else {
+            return None;
+        };
+        // The chain from the root outward: `client`, `client.chat`, ...
+        let mut chain = vec![recv.as_ref()];
+        while let Some(Expr::Attr(inner, _)) = chain.last() {
+            chain.push(inner.as_ref());
+        }
+        chain.into_iter().rev().find_map(|e| {
+            let last = match e {
+                Expr::Name(n) | Expr::Attr(_, n) => n.as_str(),
+                _ => return None,
+            };
+            if !names.contains(last) {
+                return None;
+            }
+            let created = self.instance(file, scope, e, 0)?.created?;
+            sites.get(&created).copied()
+        })
+    }
 
     /// Classifies one call.
     fn sdk_call(&self, file: usize, scope: u32, call: &Call) -> SdkCall {
