@@ -1047,3 +1047,14 @@ fn a_queue_built_with_its_client_and_key_couples_the_route_to_the_worker() {
         ]
     );
 }
+
+#[test]
+fn clients_made_in_several_places_are_one_row_of_the_report() {
+    let md = markdown("services_forms");
+    assert!(md.contains(
+        "| `mixpanel` | analytics | `mixpanel.Mixpanel(...)` | `shop/telemetry.py:15`, \
+         `shop/telemetry.py:30` | `mp`, `self.client` | `Telemetry.emit`, `track` |"
+    ));
+    // A data class of an LLM package is not a client.
+    assert!(!md.contains("PromptTemplate"));
+}

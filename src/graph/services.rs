@@ -71,7 +71,7 @@ pub struct SdkClient {
     pub used_by: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SetupForm {
     Call,
@@ -174,6 +174,21 @@ fn names_a_client(last: &str, key: &str) -> bool {
         return false;
     }
     let bare = last.strip_prefix("Async").unwrap_or(last);
+    // `ConnectionConfig`, `ClientError`, `SessionOptions`: about a client,
+    // not one.
+    if [
+        "Config",
+        "Settings",
+        "Options",
+        "Error",
+        "Exception",
+        "Timeout",
+    ]
+    .iter()
+    .any(|s| bare.ends_with(s))
+    {
+        return false;
+    }
     let package = key.rsplit('.').next().unwrap_or(key).replace('_', "");
     CLIENT_WORDS.iter().any(|w| bare.contains(w)) || bare.eq_ignore_ascii_case(&package)
 }
@@ -456,9 +471,11 @@ impl<'p> Cx<'p> {
                         }
                         None => tables::package_info(&key).map_or("other", |i| i.category),
                     };
+                    // Celery apps have a section of their own; frameworks and
+                    // data libraries are not services.
                     if matches!(
                         category,
-                        "web" | "validation" | "testing" | "data" | "logging"
+                        "web" | "validation" | "testing" | "data" | "logging" | "task-queue"
                     ) {
                         continue;
                     }

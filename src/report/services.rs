@@ -11,7 +11,7 @@ use std::fmt::Write;
 use super::code;
 use super::tasks::shown;
 use super::{Report, cell};
-use crate::graph::services::{ServicesMap, SetupForm};
+use crate::graph::services::{SdkClient, ServicesMap, SetupForm};
 
 /// Rows an events or HTTP table shows before it says how many more.
 const MAX_ROWS: usize = 80;
@@ -36,41 +36,78 @@ fn clients(s: &ServicesMap, out: &mut String) {
     if s.sdk_clients.is_empty() {
         return;
     }
-    out.push_str("### Clients of outside services\n\nWhere each is created or configured, and the functions that use it.\n\n");
-    out.push_str("| package | category | created | as | used by |\n|---|---|---|---|---|\n");
+    out.push_str("### Clients of outside services\n\nWhere each is created or configured, and the functions that use it. A client made in many places (`async with httpx.AsyncClient() as client` in each function) is one row, with the first places.\n\n");
+    out.push_str(
+        "| package | category | made by | where | as | used by |\n|---|---|---|---|---|---|\n",
+    );
+    // One row per way of making a client.
+    let mut rows: BTreeMap<(&str, &str, SetupForm), Vec<&SdkClient>> = BTreeMap::new();
     for c in &s.sdk_clients {
-        let bound = c
-            .variable
-            .as_deref()
-            .map(|v| format!("`{v}`"))
-            .unwrap_or_default();
-        let users: Vec<String> = c
-            .used_by
+        rows.entry((c.package.as_str(), c.constructor.as_str(), c.form))
+            .or_default()
+            .push(c);
+    }
+    for ((package, constructor, form), list) in rows {
+        let first = list[0];
+        let made = match (form, list.len()) {
+            (SetupForm::Call, 1) => format!(
+                "`{}`",
+                cell(&clip(&format!("{constructor}({})", first.arguments)))
+            ),
+            (SetupForm::Call, _) => format!("`{constructor}(...)`"),
+            (SetupForm::Assignment, _) => {
+                format!(
+                    "`{}`",
+                    cell(&clip(&format!("{constructor} = {}", first.arguments)))
+                )
+            }
+        };
+        let mut places: Vec<String> = list
             .iter()
-            .take(6)
-            .map(|u| format!("`{}`", u.rsplit(':').next().unwrap_or(u)))
+            .take(3)
+            .map(|c| format!("`{}:{}`", c.file, c.line))
             .collect();
-        let more = if c.used_by.len() > 6 {
-            format!(" and {} more", c.used_by.len() - 6)
-        } else {
-            String::new()
-        };
-        let made = match c.form {
-            SetupForm::Call => format!("{}({})", c.constructor, c.arguments),
-            SetupForm::Assignment => format!("{} = {}", c.constructor, c.arguments),
-        };
+        if list.len() > 3 {
+            places.push(format!("{} more", list.len() - 3));
+        }
+        let mut vars: Vec<&str> = list.iter().filter_map(|c| c.variable.as_deref()).collect();
+        vars.sort_unstable();
+        vars.dedup();
+        let mut users: Vec<&str> = list
+            .iter()
+            .flat_map(|c| c.used_by.iter())
+            .map(|u| u.rsplit(':').next().unwrap_or(u))
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        let more = users.len().saturating_sub(6);
+        let mut shown: Vec<String> = users.iter().take(6).map(|u| format!("`{u}`")).collect();
+        if more > 0 {
+            shown.push(format!("{more} more"));
+        }
         let _ = writeln!(
             out,
-            "| `{}` | {} | `{}` `{}:{}` | {bound} | {}{more} |",
-            c.package,
-            c.category,
-            cell(&made),
-            c.file,
-            c.line,
-            users.join(", ")
+            "| `{package}` | {} | {made} | {} | {} | {} |",
+            first.category,
+            places.join(", "),
+            vars.iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            shown.join(", ")
         );
     }
     out.push('\n');
+}
+
+/// Long argument lists shortened for a table cell.
+fn clip(s: &str) -> String {
+    const MAX: usize = 100;
+    if s.chars().count() <= MAX {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(MAX).collect();
+    format!("{cut}…")
 }
 
 fn events(s: &ServicesMap, out: &mut String) {
