@@ -1058,3 +1058,71 @@ fn clients_made_in_several_places_are_one_row_of_the_report() {
     // A data class of an LLM package is not a client.
     assert!(!md.contains("PromptTemplate"));
 }
+
+#[test]
+fn clients_and_services_kept_on_app_state_are_followed_from_every_handler() {
+    let report = report_json(&fixture("app_state"), &[]);
+    assert_eq!(
+        operations(&report),
+        vec![
+            op(
+                "stateapp/billing.py:6",
+                "stateapp.billing:Billing.charge",
+                "lpush",
+                "write",
+                &["invoices:{}"]
+            ),
+            op(
+                "stateapp/main.py:18",
+                "stateapp.main:lifespan",
+                "aclose",
+                "other",
+                &[]
+            ),
+            op(
+                "stateapp/main.py:30",
+                "stateapp.main:visit",
+                "incr",
+                "write",
+                &["visits:{}"]
+            ),
+            op(
+                "stateapp/main.py:37",
+                "stateapp.main:visits",
+                "get",
+                "read",
+                &["visits:{}"]
+            ),
+            op(
+                "stateapp/main.py:48",
+                "stateapp.main:live",
+                "get",
+                "read",
+                &["visits:{}"]
+            ),
+        ]
+    );
+    // Every command reaches the client the lifespan made, and the
+    // dependency that reads it off the request is a provider of it.
+    for o in report["redis"]["operations"].as_array().unwrap() {
+        assert_eq!(o["client"], "stateapp/main.py:14", "{o}");
+    }
+    assert_eq!(report["redis"]["clients"][0]["variable"], "app.state.redis");
+    assert_eq!(
+        report["redis"]["providers"][0]["function"],
+        "stateapp.main:get_cache"
+    );
+    let sdk = &report["services"]["sdk_clients"][0];
+    assert_eq!(sdk["constructor"], "posthog.Posthog");
+    assert_eq!(strs(&sdk["used_by"]), vec!["stateapp.main:visit"]);
+    let event = &report["services"]["events"][0];
+    assert_eq!(event["event"]["value"], "page visited");
+    assert_eq!(event["function"], "stateapp.main:visit");
+    // The service object on the state bag is a call into the service layer.
+    let invoice = flow(&report, "POST /invoices/{customer}");
+    assert_eq!(
+        invoice["calls"][0]["function"],
+        "stateapp.billing:Billing.charge"
+    );
+    assert_eq!(invoice["redis"][0]["keys"][0], "invoices:{}");
+}

@@ -509,7 +509,9 @@ pub fn bound_name(stmts: &[Stmt], call: &Call) -> Option<String> {
 /// What `self.attr` may hold, where `base` is the first parameter of the
 /// method `scope` of `file`: values assigned to `attr` in the class body
 /// and `self.attr = value` in any method, of the class or of a first-party
-/// base class, each with the file and scope it is written in.
+/// base class, each with the file and scope it is written in. For
+/// `<x>.state.attr` (Starlette's state bag), every `*.state.attr = value`
+/// in the program.
 pub fn self_attr_values<'p>(
     program: &'p Program,
     file: usize,
@@ -518,6 +520,9 @@ pub fn self_attr_values<'p>(
     attr: &str,
 ) -> Vec<(usize, u32, &'p Expr)> {
     let mut out = Vec::new();
+    if matches!(base, Expr::Attr(_, s) if s == "state") {
+        return program.state_values(attr);
+    }
     let Expr::Name(me) = base else { return out };
     let Some(sc) = program.scope(file, scope) else {
         return out;

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use crate::scan::facts::FileFacts;
+use crate::scan::facts::{Expr, FileFacts, Stmt};
 use crate::scan::{Outcome, Status};
 
 pub use layout::{Layout, ModuleName};
@@ -60,6 +60,9 @@ pub struct Program {
     /// Per file, where each name is bound in each scope; built the first
     /// time a name is looked up in the file.
     bindings: Vec<std::sync::OnceLock<symbols::Bindings>>,
+    /// `<anything>.state.<attr> = value` assignments by attribute, as
+    /// `(file, scope, statement)`: built on first use.
+    state_attrs: std::sync::OnceLock<HashMap<String, Vec<(usize, u32, usize)>>>,
 }
 
 impl Program {
@@ -136,6 +139,7 @@ impl Program {
             module_index,
             namespace_tops,
             bindings: Vec::new(),
+            state_attrs: std::sync::OnceLock::new(),
         };
         program
             .bindings
@@ -191,6 +195,59 @@ impl Program {
             }
         }
         found
+    }
+
+    /// The values stored as `X.state.<attr>` anywhere in the program:
+    /// Starlette's `app.state` (and `request.state`) is a bag that a
+    /// lifespan or startup handler fills and handlers read back as
+    /// `request.app.state.<attr>`. Which object `X` is does not matter
+    /// here: every assignment to that attribute is a candidate.
+    pub fn state_values(&self, attr: &str) -> Vec<(usize, u32, &Expr)> {
+        let index = self.state_attrs.get_or_init(|| {
+            let mut index: HashMap<String, Vec<(usize, u32, usize)>> = HashMap::new();
+            for (fi, f) in self.files.iter().enumerate() {
+                let Some(facts) = &f.facts else { continue };
+                for (si, sc) in facts.scopes.iter().enumerate() {
+                    for (ti, st) in sc.stmts.iter().enumerate() {
+                        let Stmt::Assign {
+                            targets,
+                            value: Some(_),
+                            augmented: false,
+                            ..
+                        } = st
+                        else {
+                            continue;
+                        };
+                        for t in targets {
+                            if let Expr::Attr(base, name) = t
+                                && matches!(&**base, Expr::Attr(_, s) if s == "state")
+                            {
+                                index
+                                    .entry(name.to_string())
+                                    .or_default()
+                                    .push((fi, si as u32, ti));
+                            }
+                        }
+                    }
+                }
+            }
+            index
+        });
+        let Some(sites) = index.get(attr) else {
+            return Vec::new();
+        };
+        sites
+            .iter()
+            .filter_map(|&(fi, si, ti)| {
+                let st = self.files[fi].facts.as_ref()?.scopes[si as usize]
+                    .stmts
+                    .get(ti)?;
+                match st {
+                    Stmt::Assign { value: Some(v), .. } => Some((fi, si, v)),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// Links in-memory sources, `(path, text)`, as if they had been scanned:

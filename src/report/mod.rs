@@ -390,6 +390,15 @@ fn timed<T>(phase: &str, f: impl FnOnce() -> T) -> T {
 }
 
 /// Text safe inside a Markdown table cell.
+/// `1 route`, `3 routes`.
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }

@@ -123,9 +123,9 @@ fn events(s: &ServicesMap, out: &mut String) {
     }
     let _ = writeln!(
         out,
-        "{} distinct events tracked at {} places.\n",
-        by_name.len(),
-        s.events.len()
+        "{} tracked at {}.\n",
+        super::counted(by_name.len(), "distinct event", "distinct events"),
+        super::counted(s.events.len(), "place", "places")
     );
     out.push_str("| event | SDK | tracked in | properties | through |\n|---|---|---|---|---|\n");
     for sites in by_name.values().take(MAX_ROWS) {

@@ -28,9 +28,10 @@ pub fn write_section(report: &Report, out: &mut String) {
         .count();
     let _ = writeln!(
         out,
-        "{commands} Redis commands on {} keys and channels. Keys are patterns: `{{}}` marks a \
+        "{} on {}. Keys are patterns: `{{}}` marks a \
          part known only at run time, so `f\"job:{{job_id}}\"` reads `job:{{}}`.\n",
-        r.keys.len()
+        super::counted(commands, "Redis command", "Redis commands"),
+        super::counted(r.keys.len(), "key or channel", "keys and channels")
     );
     couplings(&report.flows.couplings, out);
     keys(r, &queues(report), out);

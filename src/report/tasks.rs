@@ -115,9 +115,9 @@ fn tasks_by_queue(c: &CeleryMap, out: &mut String) {
     queues.dedup();
     let _ = writeln!(
         out,
-        "### Tasks by queue\n\n{} tasks on {} queues.\n",
-        c.tasks.len(),
-        queues.len()
+        "### Tasks by queue\n\n{} on {}.\n",
+        super::counted(c.tasks.len(), "task", "tasks"),
+        super::counted(queues.len(), "queue", "queues")
     );
     for q in queues {
         let _ = writeln!(
@@ -335,9 +335,9 @@ pub fn task_table(c: &CeleryMap) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} tasks, {} enqueue sites",
-        c.tasks.len(),
-        c.enqueues.len()
+        "\n{}, {}",
+        super::counted(c.tasks.len(), "task", "tasks"),
+        super::counted(c.enqueues.len(), "enqueue site", "enqueue sites")
     );
     out
 }

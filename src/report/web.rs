@@ -106,7 +106,11 @@ fn app_section(app: &App, out: &mut String) {
     if !app.mounted_in.is_empty() {
         let _ = writeln!(out, "Mounted at {}.\n", app.mounted_in.join(", "));
     }
-    let _ = writeln!(out, "{} routes.\n", app.route_count);
+    let _ = writeln!(
+        out,
+        "{}.\n",
+        super::counted(app.route_count, "route", "routes")
+    );
     if !app.routers.is_empty() {
         out.push_str("```mermaid\nflowchart LR\n");
         let _ = writeln!(out, "    app[\"{}\"]", short(&app.object).replace('"', "'"));
@@ -209,9 +213,9 @@ fn routes_section(web: &WebMap, out: &mut String) {
     }
     let _ = writeln!(
         out,
-        "## Routes\n\n{} routes, grouped by the router that declares them. Paths are full: every prefix from the \
+        "## Routes\n\n{}, grouped by the router that declares them. Paths are full: every prefix from the \
          application down is applied. `auth` is what the dependency tree authenticates with.\n",
-        web.routes.len()
+        super::counted(web.routes.len(), "route", "routes")
     );
     let mut groups: Vec<(&str, Vec<&Route>)> = Vec::new();
     for r in &web.routes {
@@ -597,7 +601,7 @@ pub fn route_table(routes: &[&Route]) -> String {
     for row in &rows {
         line([&row[0], &row[1], &row[2], &row[3], &row[4]], &mut out);
     }
-    let _ = writeln!(out, "\n{} routes", rows.len());
+    let _ = writeln!(out, "\n{}", super::counted(rows.len(), "route", "routes"));
     let unattached = routes.iter().filter(|r| r.app.is_none()).count();
     if unattached > 0 {
         let _ = writeln!(
