@@ -559,6 +559,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "flow_forms",
         "fastapi_dynamic",
         "fastapi_indirect",
+        "app_state",
     ] {
         validate(&report_json(&fixture(f), &[]));
     }

@@ -845,8 +845,65 @@ fn a_key_that_is_a_celery_queue_is_named_as_one_and_django_views_are_declared_ou
          Starlette are not mapped"
     ));
     assert!(md.contains(
-        "| `emails` | key |  | `queue_depth` (shop/views.py:15 llen) | a Celery queue: the \
+        "| `emails` | key |  | `queue_depth` (shop/views.py:16 llen) | a Celery queue: the \
          broker pushes each task sent to it onto this list, and workers take them off |"
+    ));
+}
+
+#[test]
+fn django_redis_connections_are_clients_of_a_named_cache() {
+    let report = report_json(&fixture("django_celery"), &[]);
+    let clients: Vec<(String, String, String)> = report["redis"]["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!("{}:{}", c["file"].as_str().unwrap(), c["line"]),
+                c["constructor"].as_str().unwrap().to_string(),
+                c["cache_alias"]["value"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
+            )
+        })
+        .collect();
+    let c = |a: &str, ctor: &str, alias: &str| (a.to_string(), ctor.to_string(), alias.to_string());
+    assert_eq!(
+        clients,
+        vec![
+            c(
+                "shop/tasks.py:7",
+                "django_redis.get_redis_connection",
+                "default"
+            ),
+            c("shop/views.py:7", "redis.Redis.from_url", "-"),
+            c(
+                "shop/views.py:20",
+                "django_redis.get_redis_connection",
+                "default"
+            ),
+        ]
+    );
+    let ops = operations(&report);
+    assert!(ops.contains(&op(
+        "shop/tasks.py:8",
+        "shop.tasks:send_receipt",
+        "set",
+        "write",
+        &["receipt:{}:lock"]
+    )));
+    assert!(ops.contains(&op(
+        "shop/views.py:20",
+        "shop.views:receipt_pending",
+        "exists",
+        "read",
+        &["receipt:{}:lock"]
+    )));
+    let md = markdown("django_celery");
+    assert!(md.contains(
+        "| `shop/tasks.py:7` | client | `django_redis.get_redis_connection` | Django cache \
+         `default` of `CACHES` | `conn` in `send_receipt` |"
     ));
 }
 

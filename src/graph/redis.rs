@@ -89,6 +89,11 @@ pub struct RedisClient {
     /// `from_pool`), when it is one of [`RedisMap::clients`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
+    /// For django-redis's `get_redis_connection(alias)`: the cache of
+    /// Django's `CACHES` setting whose client it is (`default` when no
+    /// alias is given); the server is configured there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_alias: Option<StrValue>,
 }
 
 /// A first-party function that returns or yields a client, such as a
@@ -279,7 +284,11 @@ fn redis_names(program: &Program) -> Vec<Vec<String>> {
             };
             let mut names = Vec::new();
             for i in &facts.imports {
-                if i.level != 0 || !matches!(i.module.split('.').next(), Some("redis" | "aioredis"))
+                if i.level != 0
+                    || !matches!(
+                        i.module.split('.').next(),
+                        Some("redis" | "aioredis" | "django_redis")
+                    )
                 {
                     continue;
                 }
@@ -305,7 +314,11 @@ fn redis_names(program: &Program) -> Vec<Vec<String>> {
 fn imports_redis(program: &Program) -> bool {
     program.analyzed().any(|(_, _, facts)| {
         facts.imports.iter().any(|i| {
-            i.level == 0 && matches!(i.module.split('.').next(), Some("redis" | "aioredis"))
+            i.level == 0
+                && matches!(
+                    i.module.split('.').next(),
+                    Some("redis" | "aioredis" | "django_redis")
+                )
         })
     })
 }
@@ -343,6 +356,8 @@ enum Form {
     Ctor,
     FromUrl,
     FromPool,
+    /// Configured elsewhere and looked up by name (Django's `CACHES`).
+    Configured,
 }
 
 /// Last names of constructors, checked before anything is resolved.
@@ -367,6 +382,8 @@ fn split_redis_path(q: &str) -> Option<(bool, &str)> {
     } else if let Some(r) = q.strip_prefix("aioredis.") {
         (true, r)
     } else if let Some(r) = q.strip_prefix("redis.") {
+        (false, r)
+    } else if let Some(r) = q.strip_prefix("django_redis.") {
         (false, r)
     } else {
         return None;
@@ -403,6 +420,10 @@ fn creation(q: &str) -> Option<(ClientKind, bool, Form)> {
             (ClientKind::Pool, Form::FromUrl)
         }
         "Sentinel" => (ClientKind::Sentinel, Form::Ctor),
+        // django-redis hands out the raw client of a cache from `CACHES`.
+        "get_redis_connection" if q.starts_with("django_redis.") => {
+            (ClientKind::Client, Form::Configured)
+        }
         _ => return None,
     };
     Some((kind, is_async, form))
@@ -579,7 +600,7 @@ impl<'p> Cx<'p> {
                             ev(call.arg(1, "port")),
                             ev(call.arg(2, "db")),
                         ),
-                        Form::FromPool => (None, None, None, None),
+                        Form::FromPool | Form::Configured => (None, None, None, None),
                     };
                     let pool_expr = match form {
                         Form::FromPool => call.arg(0, "connection_pool"),
@@ -590,6 +611,15 @@ impl<'p> Cx<'p> {
                         .filter(|h| h.kind == HKind::Pool)
                         .and_then(|h| h.created)
                         .map(|(f, l)| self.at(f, l));
+                    let cache_alias = (form == Form::Configured).then(|| {
+                        call.arg(0, "alias").map_or_else(
+                            || StrValue::Known {
+                                value: "default".to_string(),
+                                note: None,
+                            },
+                            |e| self.p.eval_str(file, si, e),
+                        )
+                    });
                     out.push(RedisClient {
                         file: rec.path.clone(),
                         line: call.line,
@@ -603,6 +633,7 @@ impl<'p> Cx<'p> {
                         port,
                         db,
                         pool,
+                        cache_alias,
                     });
                 }
             }

@@ -269,6 +269,9 @@ fn clients(r: &RedisMap, out: &mut String) {
         if let Some(p) = &c.pool {
             server.push(format!("pool at `{p}`"));
         }
+        if let Some(a) = &c.cache_alias {
+            server.push(format!("Django cache {} of `CACHES`", value(a)));
+        }
         let bound = match (&c.variable, &c.function) {
             (Some(v), Some(f)) => format!("`{v}` in `{}`", f.rsplit(':').next().unwrap_or(f)),
             (Some(v), None) => format!("`{v}`"),
