@@ -1183,3 +1183,96 @@ fn clients_and_services_kept_on_app_state_are_followed_from_every_handler() {
     );
     assert_eq!(invoice["redis"][0]["keys"][0], "invoices:{}");
 }
+
+#[test]
+fn functions_handed_to_runners_and_tasks_handed_to_helpers_are_followed() {
+    let report = report_json(&fixture("flow_forms"), &[]);
+    let digest = flow(&report, "POST /digest/{user_id}");
+    let calls: Vec<(String, String, String)> = digest["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["depth"] == 1)
+        .map(|c| {
+            (
+                c["function"].as_str().unwrap().to_string(),
+                c["called_at"].as_str().unwrap().to_string(),
+                c["passed_to"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let c = |f: &str, at: &str, p: &str| (f.to_string(), at.to_string(), p.to_string());
+    assert_eq!(
+        calls,
+        vec![
+            c("feeds.api:later", "feeds/api.py:82", "-"),
+            c(
+                "feeds.api:send_digest",
+                "feeds/api.py:80",
+                "background.add_task"
+            ),
+            c("feeds.store:save", "feeds/api.py:81", "partial"),
+        ]
+    );
+    // The key the partial will write is read where the partial is made;
+    // what the background task writes is part of the route's work.
+    let writes: Vec<(String, String)> = digest["redis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["keys"][0].as_str().unwrap().to_string(),
+                r["function"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            ("digest:{}".to_string(), "feeds.api:digest".to_string()),
+            (
+                "feed:{}".to_string(),
+                "feeds.feeds:NewsFeed.publish".to_string()
+            ),
+        ]
+    );
+    // A task handed to a helper that enqueues it is enqueued where it is
+    // handed in, and the task's own body is not part of the route's work.
+    let sends: Vec<(String, String, u64, String)> = report["enqueues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["via"].is_string())
+        .map(|e| {
+            (
+                e["task"]["value"].as_str().unwrap().to_string(),
+                e["function"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap(),
+                e["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sends,
+        vec![(
+            "feeds.api.render".to_string(),
+            "feeds.api:digest".to_string(),
+            82,
+            "feeds.api:later at feeds/api.py:75".to_string()
+        )]
+    );
+    assert_eq!(digest["enqueues"][0]["task"], "feeds.api.render");
+    assert!(
+        !digest["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["function"] == "feeds.api:render")
+    );
+    let md = markdown("flow_forms");
+    assert!(
+        md.contains("`send_digest` (through `add_task`), `save` (through `partial`)"),
+        "{md}"
+    );
+}

@@ -27,6 +27,18 @@ pub struct Reached {
     pub depth: u32,
     /// The function that calls it on the way, and the line of that call.
     pub via: Option<(Def, u32)>,
+    /// Set when the function is not called there but handed to another
+    /// call that runs it: `background_tasks.add_task(send_mail, ...)`,
+    /// `run_in_threadpool(parse, ...)`, `partial(handler, ...)`.
+    pub passed_to: Option<String>,
+}
+
+/// One edge of the call graph.
+#[derive(Debug, Clone)]
+struct Callee {
+    def: Def,
+    line: u32,
+    passed_to: Option<String>,
 }
 
 /// How far a walk goes: deep enough for route -> service -> repository ->
@@ -36,7 +48,10 @@ const MAX_REACHED: usize = 400;
 
 pub struct CallGraph<'p> {
     program: &'p Program,
-    callees: HashMap<Def, Vec<(Def, u32)>>,
+    callees: HashMap<Def, Vec<Callee>>,
+    /// Functions that run in another process when handed over (Celery
+    /// tasks): passing one along is not running it here.
+    elsewhere: HashSet<Def>,
 }
 
 impl<'p> CallGraph<'p> {
@@ -44,7 +59,15 @@ impl<'p> CallGraph<'p> {
         CallGraph {
             program,
             callees: HashMap::new(),
+            elsewhere: HashSet::new(),
         }
+    }
+
+    /// Marks functions that another process runs, so that handing one to a
+    /// call (`send_later(cleanup_task, ...)`) is not taken as running it.
+    pub fn runs_elsewhere(&mut self, defs: impl IntoIterator<Item = Def>) {
+        self.elsewhere.extend(defs);
+        self.callees.clear();
     }
 
     /// Every function reached from `root`, breadth first, each once.
@@ -53,6 +76,7 @@ impl<'p> CallGraph<'p> {
             def: root,
             depth: 0,
             via: None,
+            passed_to: None,
         }];
         let mut seen: HashSet<Def> = HashSet::from([root]);
         let mut queue = VecDeque::from([(root, 0)]);
@@ -61,21 +85,22 @@ impl<'p> CallGraph<'p> {
                 continue;
             }
             let callees = self.callees_of(def).to_vec();
-            for (callee, line) in callees {
-                if seen.insert(callee) {
+            for c in callees {
+                if seen.insert(c.def) {
                     out.push(Reached {
-                        def: callee,
+                        def: c.def,
                         depth: depth + 1,
-                        via: Some((def, line)),
+                        via: Some((def, c.line)),
+                        passed_to: c.passed_to,
                     });
-                    queue.push_back((callee, depth + 1));
+                    queue.push_back((c.def, depth + 1));
                 }
             }
         }
         out
     }
 
-    fn callees_of(&mut self, def: Def) -> &[(Def, u32)] {
+    fn callees_of(&mut self, def: Def) -> &[Callee] {
         if !self.callees.contains_key(&def) {
             let found = self.resolve_callees(def);
             self.callees.insert(def, found);
@@ -84,8 +109,11 @@ impl<'p> CallGraph<'p> {
     }
 
     /// The first-party functions `def` calls, in its own body and in
-    /// functions nested in it (closures it may run).
-    fn resolve_callees(&self, (file, scope): Def) -> Vec<(Def, u32)> {
+    /// functions nested in it (closures it may run), then those it hands
+    /// to another call as an argument: a function passed along is taken
+    /// to run, since that is what callbacks, thread pools and background
+    /// task queues are given functions for.
+    fn resolve_callees(&self, (file, scope): Def) -> Vec<Callee> {
         let program = self.program;
         let Some(facts) = program.files[file].facts.as_ref() else {
             return Vec::new();
@@ -96,7 +124,8 @@ impl<'p> CallGraph<'p> {
                 scopes.push(i as u32);
             }
         }
-        let mut out: Vec<(Def, u32)> = Vec::new();
+        let mut out: Vec<Callee> = Vec::new();
+        let mut passed: Vec<Callee> = Vec::new();
         for &s in &scopes {
             let Some(sc) = facts.scopes.get(s as usize) else {
                 continue;
@@ -110,13 +139,65 @@ impl<'p> CallGraph<'p> {
                 }
                 if let Some(callee) = self.callee(file, s, &call.func)
                     && callee != (file, scope)
-                    && !out.iter().any(|(d, _)| *d == callee)
+                    && !out.iter().any(|c| c.def == callee)
                 {
-                    out.push((callee, call.line));
+                    out.push(Callee {
+                        def: callee,
+                        line: call.line,
+                        passed_to: None,
+                    });
+                }
+                let values = call.args.iter().chain(call.kwargs.iter().map(|k| &k.value));
+                for arg in values {
+                    if let Some(callee) = self.function_value(file, s, arg)
+                        && callee != (file, scope)
+                        && !self.elsewhere.contains(&callee)
+                        && !passed.iter().any(|c| c.def == callee)
+                    {
+                        passed.push(Callee {
+                            def: callee,
+                            line: call.line,
+                            passed_to: Some(runner_name(&call.func)),
+                        });
+                    }
                 }
             }
         }
+        for c in passed {
+            if !out.iter().any(|o| o.def == c.def) {
+                out.push(c);
+            }
+        }
         out
+    }
+
+    /// The first-party function (not class) an argument names:
+    /// `send_mail`, `tasks.cleanup`, `self.on_done`.
+    fn function_value(&self, file: usize, scope: u32, arg: &Expr) -> Option<Def> {
+        if !matches!(arg, Expr::Name(_) | Expr::Attr(..)) {
+            return None;
+        }
+        let def = self.callee(file, scope, arg)?;
+        let is_function = |d: Def| {
+            self.program
+                .scope(d.0, d.1)
+                .is_some_and(|sc| sc.kind == ScopeKind::Function)
+        };
+        // `len(message.text)` reads a property; it hands over no function.
+        if matches!(arg, Expr::Attr(..))
+            && self
+                .program
+                .scope(def.0, def.1)
+                .is_some_and(|sc| sc.decorators.iter().any(is_attribute_like))
+        {
+            return None;
+        }
+        // `callee` turns a class into its `__init__`; a class handed over
+        // is not a function run.
+        match self.program.resolve(file, scope, arg) {
+            Target::Def { file: f, scope: s } if !is_function((f, s)) => None,
+            _ => Some(def),
+        }
     }
 
     fn callee(&self, file: usize, scope: u32, func: &Expr) -> Option<Def> {
@@ -139,6 +220,30 @@ impl<'p> CallGraph<'p> {
                 program.method_def(cf, cs, method)
             }
         }
+    }
+}
+
+/// A decorator that turns a method into something read as an attribute:
+/// `property`, `cached_property`, SQLAlchemy's `hybrid_property` and
+/// `declared_attr`, Pydantic's `computed_field`.
+fn is_attribute_like(decorator: &Expr) -> bool {
+    let func = match decorator {
+        Expr::Call(c) => &c.func,
+        d => d,
+    };
+    last_name(func).is_some_and(|n| {
+        n.ends_with("property") || n == "declared_attr" || n == "computed_field" || n == "setter"
+    })
+}
+
+/// How a call that is handed a function is written, for the report:
+/// `background_tasks.add_task`, or `(...).then` when what it is called on
+/// is itself computed.
+fn runner_name(func: &Expr) -> String {
+    match (func.dotted(), func) {
+        (Some(d), _) => d,
+        (None, Expr::Attr(_, m)) => format!("(...).{m}"),
+        (None, _) => "a computed callable".to_string(),
     }
 }
 

@@ -92,6 +92,11 @@ pub struct FlowCall {
     pub depth: u32,
     /// `file:line` of the call that leads to it.
     pub called_at: String,
+    /// When the function is handed to another call that runs it rather
+    /// than called directly: that call, as written
+    /// (`background_tasks.add_task`, `run_in_threadpool`, `partial`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -257,6 +262,12 @@ pub fn build(
             vec![def],
         ));
     }
+    graph.runs_elsewhere(
+        roots
+            .iter()
+            .filter(|r| r.1 == EntryKind::Task)
+            .flat_map(|r| r.3.iter().copied()),
+    );
 
     // What each function does, keyed by (file, `module:qualname`): two
     // roots may hold modules of the same name.
@@ -316,12 +327,14 @@ pub fn build(
                         function: name.clone(),
                         depth: r.depth,
                         called_at: format!("{}:{line}", program.files[vf].path),
+                        passed_to: r.passed_to.clone(),
                     });
                 } else if name != function {
                     calls.push(FlowCall {
                         function: name.clone(),
                         depth: 0,
                         called_at: String::new(),
+                        passed_to: None,
                     });
                 }
                 reached.push(key);

@@ -62,8 +62,11 @@ pub struct Program {
     bindings: Vec<std::sync::OnceLock<symbols::Bindings>>,
     /// `<anything>.state.<attr> = value` assignments by attribute, as
     /// `(file, scope, statement)`: built on first use.
-    state_attrs: std::sync::OnceLock<HashMap<String, Vec<(usize, u32, usize)>>>,
+    state_attrs: std::sync::OnceLock<StateIndex>,
 }
+
+/// Attribute name to `(file, scope, statement)` of its assignments.
+type StateIndex = HashMap<String, Vec<(usize, u32, usize)>>;
 
 impl Program {
     /// Links `(path, outcome)` pairs, given in any order.
@@ -204,7 +207,7 @@ impl Program {
     /// here: every assignment to that attribute is a candidate.
     pub fn state_values(&self, attr: &str) -> Vec<(usize, u32, &Expr)> {
         let index = self.state_attrs.get_or_init(|| {
-            let mut index: HashMap<String, Vec<(usize, u32, usize)>> = HashMap::new();
+            let mut index = StateIndex::new();
             for (fi, f) in self.files.iter().enumerate() {
                 let Some(facts) = &f.facts else { continue };
                 for (si, sc) in facts.scopes.iter().enumerate() {

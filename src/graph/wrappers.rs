@@ -44,13 +44,21 @@ type CallSite = (usize, u32, Arc<Call>);
 pub struct Wrappers<'p> {
     program: &'p Program,
     by_name: OnceCell<HashMap<&'p str, Vec<CallSite>>>,
+    /// The calls each function is handed to a runner in, as the calls
+    /// they amount to; built with `by_name`.
+    handed: OnceCell<HashMap<(usize, u32), Vec<Caller>>>,
 }
+
+/// A call of a function: the calling file, scope, the call, and how many
+/// leading parameters it leaves out (`self` of a bound method).
+type Caller = (usize, u32, Arc<Call>, usize);
 
 impl<'p> Wrappers<'p> {
     pub fn new(program: &'p Program) -> Self {
         Wrappers {
             program,
             by_name: OnceCell::new(),
+            handed: OnceCell::new(),
         }
     }
 
@@ -133,7 +141,7 @@ impl<'p> Wrappers<'p> {
     /// Celery task is also called through `.delay(...)`, and through
     /// `.apply_async(args, kwargs)` with literal arguments, which are
     /// returned as the call they amount to.
-    pub fn callers(&self, file: usize, scope: u32) -> Vec<(usize, u32, Arc<Call>, usize)> {
+    pub fn callers(&self, file: usize, scope: u32) -> Vec<Caller> {
         let program = self.program;
         let Some(target) = program.scope(file, scope) else {
             return Vec::new();
@@ -157,6 +165,10 @@ impl<'p> Wrappers<'p> {
                 out.push((*cf, *si, Arc::clone(call), skip));
             }
         }
+        // `partial(save, key)`, `background_tasks.add_task(save, key)`:
+        // the function and the arguments it will run with.
+        let handed = self.handed.get_or_init(|| handed_over(program, by_name));
+        out.extend(handed.get(&(file, scope)).into_iter().flatten().cloned());
         for method in ["delay", "apply_async"] {
             for (cf, si, call) in by_name.get(method).into_iter().flatten() {
                 let Expr::Attr(task, _) = &call.func else {
@@ -179,6 +191,46 @@ impl<'p> Wrappers<'p> {
         }
         out
     }
+}
+
+/// Calls that run the function they are given with the arguments that
+/// follow it, and where that function is among the positional arguments.
+const RUNNERS: [(&str, usize); 6] = [
+    ("partial", 0),
+    ("add_task", 0),
+    ("run_in_threadpool", 0),
+    ("to_thread", 0),
+    ("run_sync", 0),
+    ("run_in_executor", 1),
+];
+
+/// Every call of a [`RUNNERS`] entry whose function resolves, as the call
+/// of that function it amounts to, by function.
+fn handed_over(
+    program: &Program,
+    by_name: &HashMap<&str, Vec<CallSite>>,
+) -> HashMap<(usize, u32), Vec<Caller>> {
+    let mut out: HashMap<(usize, u32), Vec<Caller>> = HashMap::new();
+    for (runner, at) in RUNNERS {
+        for (cf, si, call) in by_name.get(runner).into_iter().flatten() {
+            let Some(func) = call.args.get(at) else {
+                continue;
+            };
+            let Some((f, s, skip)) = called_function(program, *cf, *si, func) else {
+                continue;
+            };
+            let runs = Call {
+                line: call.line,
+                func: func.clone(),
+                args: call.args[at + 1..].to_vec(),
+                kwargs: call.kwargs.clone(),
+            };
+            out.entry((f, s))
+                .or_default()
+                .push((*cf, *si, Arc::new(runs), skip));
+        }
+    }
+    out
 }
 
 /// `task.apply_async((a, b), {"k": v}, queue=...)` as the call

@@ -80,20 +80,21 @@ fn table(flows: &[&Flow], out: &mut String) {
                 .iter()
                 .any(|o| o.function != c.function && short(&o.function) == short(&c.function));
             let name = if clash {
-                c.function.clone()
+                format!("`{}`", c.function)
             } else {
-                short(&c.function)
+                format!("`{}`", short(&c.function))
+            };
+            // A function handed to a runner says which one.
+            let name = match &c.passed_to {
+                Some(p) => format!("{name} (through `{}`)", p.rsplit('.').next().unwrap_or(p)),
+                None => name,
             };
             if !calls.contains(&name) {
                 calls.push(name);
             }
         }
         let more = calls.len().saturating_sub(MAX_CALLS);
-        let mut runs: Vec<String> = calls
-            .iter()
-            .take(MAX_CALLS)
-            .map(|c| format!("`{c}`"))
-            .collect();
+        let mut runs: Vec<String> = calls.iter().take(MAX_CALLS).cloned().collect();
         if more > 0 {
             runs.push(format!("{more} more"));
         }

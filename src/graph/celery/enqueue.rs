@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::graph::calls::argument;
 use crate::graph::values::StrValue;
+use crate::graph::wrappers::{Wrappers, param_passed};
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
 use crate::scan::facts::{BinOp, Call, Expr, FPart, Stmt};
@@ -64,17 +66,13 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
             _ => None,
         }
     };
+    let wrappers = Wrappers::new(program);
     let mut direct: Vec<(usize, String)> = Vec::new();
     for (file, record, facts) in program.analyzed() {
         for (si, sc) in facts.scopes.iter().enumerate() {
             let si = si as u32;
             let canvas = canvas_members(program, file, si, &sc.stmts);
-            let function = if si == 0 {
-                let m = record.module.as_ref().map_or("", |m| m.name.as_str());
-                format!("{m}:<module>")
-            } else {
-                program.def_ref(file, si)
-            };
+            let function = scope_ref(program, file, si);
             let from_task = by_def.get(&(file, si)).copied();
             for st in &sc.stmts {
                 let Stmt::Call { call, .. } = st else {
@@ -114,6 +112,24 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
                             // `sig = signature("name"); sig.apply_async(queue=...)`.
                             enqueues
                                 .push(site.by_name(program, tasks, &by_name, name, method, call));
+                        } else if let Some(passed) =
+                            passed_in(program, &wrappers, &task_of, file, si, base)
+                        {
+                            // `def later(task, *args): task.delay(*args)`:
+                            // the enqueue happens where a task is handed in.
+                            for (cf, cs, line, t) in passed {
+                                let mut e = site.by_task(program, tasks, t, method, call, None);
+                                e.via = Some(format!("{function} at {}:{}", e.file, e.line));
+                                e.file = program.files[cf].path.clone();
+                                e.line = line;
+                                e.function = scope_ref(program, cf, cs);
+                                e.from_task = by_def
+                                    .get(&(cf, cs))
+                                    .and_then(|&t| tasks[t].task.name.as_known())
+                                    .map(str::to_string);
+                                e.canvas = None;
+                                enqueues.push(e);
+                            }
                         } else if matches!(method.as_str(), "signature" | "subtask")
                             && !outside_celery(program, file, si, base)
                             && let Some(n) = call.args.first().filter(|a| is_stringish(a))
@@ -464,6 +480,43 @@ fn chosen_among(
         _ => {}
     }
     out
+}
+
+/// `module:qualname` of a scope; `module:<module>` for the module itself.
+fn scope_ref(program: &Program, file: usize, scope: u32) -> String {
+    if scope == 0 {
+        let m = program.files[file]
+            .module
+            .as_ref()
+            .map_or("", |m| m.name.as_str());
+        format!("{m}:<module>")
+    } else {
+        program.def_ref(file, scope)
+    }
+}
+
+/// The tasks handed in for `base` when it is a bare parameter of the
+/// enclosing function: `(file, scope, line, task)` of each call of that
+/// function that passes a known task for it.
+fn passed_in(
+    program: &Program,
+    wrappers: &Wrappers,
+    task_of: &dyn Fn(usize, u32, &Expr) -> Option<usize>,
+    file: usize,
+    scope: u32,
+    base: &Expr,
+) -> Option<Vec<(usize, u32, u32, usize)>> {
+    let (fs, index) = param_passed(program, file, scope, base)?;
+    let params = &program.scope(file, fs)?.params;
+    let found: Vec<(usize, u32, u32, usize)> = wrappers
+        .callers(file, fs)
+        .iter()
+        .filter_map(|(cf, cs, call, skip)| {
+            let arg = argument(call, params, index, *skip)?;
+            Some((*cf, *cs, call.line, task_of(*cf, *cs, arg)?))
+        })
+        .collect();
+    (!found.is_empty()).then_some(found)
 }
 
 fn is_stringish(e: &Expr) -> bool {

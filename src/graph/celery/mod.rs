@@ -195,7 +195,10 @@ pub struct Enqueue {
     /// signature is part of a canvas.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canvas: Option<String>,
-    /// A `functools.partial` the call goes through (`file:line`).
+    /// What the call goes through: a `functools.partial` (`file:line`),
+    /// or the helper a task is handed to (`module:qualname at
+    /// file:line` of the helper's own `.delay`), in which case `file`,
+    /// `line` and `function` are where the task is handed in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
     /// The enclosing function is itself a task.
