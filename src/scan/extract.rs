@@ -10,8 +10,8 @@ use tree_sitter::{Node, Parser, TreeCursor};
 
 use super::expr::{Converter, children, first_named, line_of, named_children};
 use super::facts::{
-    Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword, Param,
-    ParamKind, Scope, ScopeKind, Severity, Stmt,
+    CompactString, Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword,
+    Param, ParamKind, Scope, ScopeKind, Severity, Stmt,
 };
 use super::kinds::{Field, Kind, child, kind_name, kind_of};
 
@@ -84,8 +84,8 @@ impl<'a> Walker<'a> {
     fn new(src: &'a [u8]) -> Self {
         let module = Scope {
             kind: ScopeKind::Module,
-            name: String::new(),
-            qualname: String::new(),
+            name: CompactString::default(),
+            qualname: CompactString::default(),
             parent: None,
             line: 1,
             end_line: line_count(src),
@@ -484,7 +484,7 @@ impl<'a> Walker<'a> {
             kind,
             conditional,
             level: 0,
-            module: String::new(),
+            module: CompactString::default(),
             names: Vec::new(),
             alias: None,
             from: false,
@@ -546,21 +546,21 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn dotted_and_alias(&self, node: Node) -> (String, Option<String>) {
+    fn dotted_and_alias(&self, node: Node) -> (CompactString, Option<CompactString>) {
         match kind_name(node) {
             "aliased_import" => {
                 let name = child(node, Field::Name).map(|n| dotted(self.conv.text(n)));
-                let alias = child(node, Field::Alias).map(|a| self.conv.text(a).to_string());
+                let alias = child(node, Field::Alias).map(|a| self.conv.text(a).into());
                 (name.unwrap_or_default(), alias)
             }
             "dotted_name" => (dotted(self.conv.text(node)), None),
-            _ => (String::new(), None),
+            _ => (CompactString::default(), None),
         }
     }
 
     fn function(&mut self, node: Node) -> Frame {
         let name = child(node, Field::Name)
-            .map(|n| self.conv.text(n).to_string())
+            .map(|n| self.conv.text(n).into())
             .unwrap_or_default();
         let is_async = children(node)
             .first()
@@ -579,7 +579,7 @@ impl<'a> Walker<'a> {
 
     fn class(&mut self, node: Node) -> Frame {
         let name = child(node, Field::Name)
-            .map(|n| self.conv.text(n).to_string())
+            .map(|n| self.conv.text(n).into())
             .unwrap_or_default();
         let mut bases = Vec::new();
         let mut keywords = Vec::new();
@@ -587,7 +587,7 @@ impl<'a> Walker<'a> {
             for c in named_children(sup) {
                 match kind_name(c) {
                     "keyword_argument" => {
-                        let name = child(c, Field::Name).map(|n| self.conv.text(n).to_string());
+                        let name = child(c, Field::Name).map(|n| self.conv.text(n).into());
                         let value =
                             child(c, Field::Value).map_or(Expr::None, |v| self.conv.expr(v));
                         keywords.push(Keyword { name, value });
@@ -608,14 +608,14 @@ impl<'a> Walker<'a> {
         &mut self,
         node: Node,
         kind: ScopeKind,
-        name: String,
+        name: CompactString,
         doc: Option<String>,
     ) -> Scope {
         let parent = &self.facts.scopes[self.scope as usize];
         let qualname = if parent.qualname.is_empty() {
             name.clone()
         } else {
-            format!("{}.{}", parent.qualname, name)
+            compact_str::format_compact!("{}.{}", parent.qualname, name)
         };
         Scope {
             kind,
@@ -700,7 +700,7 @@ impl<'a> Walker<'a> {
                 k => k,
             };
             out.push(Param {
-                name: self.conv.text(name_node).to_string(),
+                name: self.conv.text(name_node).into(),
                 kind,
                 annotation,
                 default,
@@ -795,7 +795,7 @@ impl<'a> Walker<'a> {
                         if kind_name(lit) == "string" {
                             self.conv.expr(lit)
                         } else {
-                            Expr::Name(self.conv.text(lit).to_string())
+                            Expr::Name(self.conv.text(lit).into())
                         }
                     }
                     _ => continue,
@@ -812,8 +812,16 @@ impl<'a> Walker<'a> {
     }
 }
 
-fn dotted(text: &str) -> String {
-    text.split('.').map(str::trim).collect::<Vec<_>>().join(".")
+/// A dotted name with the spaces around its dots removed.
+fn dotted(text: &str) -> CompactString {
+    if !text.contains(char::is_whitespace) {
+        return text.into();
+    }
+    text.split('.')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(".")
+        .into()
 }
 
 fn is_type_checking(cond: &str) -> bool {
