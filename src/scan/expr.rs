@@ -121,8 +121,9 @@ impl<'a> Converter<'a> {
             "tuple" => Expr::Tuple(self.items(node, d)),
             "set" => Expr::Set(self.items(node, d)),
             "dictionary" => {
-                let mut pairs = Vec::new();
-                for c in named_children(node) {
+                let kids = named_children(node);
+                let mut pairs = Vec::with_capacity(kids.len());
+                for c in kids {
                     match kind_name(c) {
                         "pair" => {
                             let k = child(c, Field::Key)
@@ -139,6 +140,7 @@ impl<'a> Converter<'a> {
                         other => pairs.push((Expr::Other(other.into()), Expr::None)),
                     }
                 }
+                pairs.shrink_to_fit();
                 Expr::Dict(pairs)
             }
             "subscript" => {
@@ -253,11 +255,14 @@ impl<'a> Converter<'a> {
     }
 
     fn items(&mut self, node: Node, d: u32) -> Vec<Expr> {
-        named_children(node)
-            .into_iter()
-            .filter(|c| kind_name(*c) != "comment")
-            .map(|c| self.convert(c, d))
-            .collect()
+        let kids = named_children(node);
+        let mut items = Vec::with_capacity(kids.len());
+        for c in kids {
+            if kind_name(c) != "comment" {
+                items.push(self.convert(c, d));
+            }
+        }
+        items
     }
 
     fn convert_call(&mut self, node: Node, d: u32) -> Call {
@@ -288,6 +293,9 @@ impl<'a> Converter<'a> {
                 }
             }
         }
+        // Every call's facts are kept until the end: no spare capacity.
+        args.shrink_to_fit();
+        kwargs.shrink_to_fit();
         Call {
             line,
             func,
@@ -338,6 +346,7 @@ impl<'a> Converter<'a> {
             truncate(&mut s);
             Expr::Str(s)
         } else {
+            parts.shrink_to_fit();
             Expr::FStr(parts)
         }
     }
@@ -405,6 +414,7 @@ fn join_strings(parts: Vec<Expr>) -> Expr {
         truncate(&mut s);
         Expr::Str(s)
     } else {
+        out.shrink_to_fit();
         Expr::FStr(out)
     }
 }

@@ -118,7 +118,7 @@ impl<'a> Walker<'a> {
     fn finish(mut self) -> FileFacts {
         // Facts of every file stay in memory until the report is written:
         // give back what the vectors grew beyond their length.
-        self.facts.scopes[0].stmts.shrink_to_fit();
+        shrink(&mut self.facts.scopes[0]);
         self.facts.scopes.shrink_to_fit();
         self.facts.imports.shrink_to_fit();
         self.facts
@@ -158,7 +158,7 @@ impl<'a> Walker<'a> {
                 prev_scope,
                 prev_flags,
             } => {
-                self.facts.scopes[self.scope as usize].stmts.shrink_to_fit();
+                shrink(&mut self.facts.scopes[self.scope as usize]);
                 self.scope = prev_scope;
                 self.flags = prev_flags;
             }
@@ -541,6 +541,7 @@ impl<'a> Walker<'a> {
                         _ => {}
                     }
                 }
+                imp.names.shrink_to_fit();
                 self.facts.imports.push(imp);
             }
         }
@@ -706,6 +707,7 @@ impl<'a> Walker<'a> {
                 default,
             });
         }
+        out.shrink_to_fit();
         out
     }
 
@@ -713,7 +715,7 @@ impl<'a> Walker<'a> {
         // `a = b = c` nests: the right side of the outer assignment is
         // another assignment; collect every target and the final value.
         let augmented = kind_name(node) == "augmented_assignment";
-        let mut targets = Vec::new();
+        let mut targets = Vec::with_capacity(1);
         let mut annotation = None;
         let mut cur = node;
         let value = loop {
@@ -743,6 +745,7 @@ impl<'a> Walker<'a> {
                     .collect(),
             );
         }
+        targets.shrink_to_fit();
         let ctx = self.ctx();
         self.push(Stmt::Assign {
             line: line_of(node),
@@ -810,6 +813,18 @@ impl<'a> Walker<'a> {
             }
         }
     }
+}
+
+/// Gives back the capacity a finished scope's lists grew beyond their
+/// length: the facts of every file stay in memory until the report is
+/// written.
+fn shrink(scope: &mut Scope) {
+    scope.stmts.shrink_to_fit();
+    scope.decorators.shrink_to_fit();
+    scope.bases.shrink_to_fit();
+    scope.class_keywords.shrink_to_fit();
+    scope.yields.shrink_to_fit();
+    scope.yielded.shrink_to_fit();
 }
 
 /// A dotted name with the spaces around its dots removed.
