@@ -750,7 +750,7 @@ impl<'a> Walker<'a> {
         self.push(Stmt::Assign {
             line: line_of(node),
             targets,
-            annotation,
+            annotation: annotation.map(Box::new),
             value,
             augmented,
             ctx,

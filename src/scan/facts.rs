@@ -166,7 +166,9 @@ pub enum Stmt {
     Assign {
         line: u32,
         targets: Vec<Expr>,
-        annotation: Option<Expr>,
+        /// Boxed: few assignments have one, and every statement is as
+        /// large as the largest kind.
+        annotation: Option<Box<Expr>>,
         value: Option<Expr>,
         /// `+=` and friends.
         augmented: bool,

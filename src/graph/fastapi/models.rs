@@ -404,7 +404,7 @@ fn field_sites<'p>(
         let call = match value {
             Some(Expr::Call(c)) if is_field_call(program, file, scope, &c.func) => Some(c.as_ref()),
             // `x: Annotated[str, Field(alias="X")] = "d"`.
-            _ => match ann {
+            _ => match ann.as_ref() {
                 Expr::Subscript(base, args)
                     if base.dotted().is_some_and(|b| b.ends_with("Annotated")) =>
                 {
