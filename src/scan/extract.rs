@@ -29,8 +29,7 @@ pub fn extract(parser: &mut Parser, src: &[u8]) -> FileFacts {
         };
     };
     let root = tree.root_node();
-    let mut walker = Walker::new(src);
-    walker.facts.lines = line_count(src);
+    let mut walker = Walker::new(src, line_count(src));
     walker.facts.doc = docstring(&walker.conv, root);
     if root.has_error() {
         walker.find_errors(root);
@@ -81,14 +80,14 @@ struct Walker<'a> {
 const MAX_DIAGNOSTICS: u32 = 20;
 
 impl<'a> Walker<'a> {
-    fn new(src: &'a [u8]) -> Self {
+    fn new(src: &'a [u8], lines: u32) -> Self {
         let module = Scope {
             kind: ScopeKind::Module,
             name: CompactString::default(),
             qualname: CompactString::default(),
             parent: None,
             line: 1,
-            end_line: line_count(src),
+            end_line: lines,
             is_async: false,
             conditional: false,
             doc: None,
@@ -104,6 +103,7 @@ impl<'a> Walker<'a> {
         Walker {
             conv: Converter::new(src),
             facts: FileFacts {
+                lines,
                 scopes: vec![module],
                 ..FileFacts::default()
             },
