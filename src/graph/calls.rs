@@ -280,7 +280,7 @@ fn instance_class_at(
         Expr::Name(n) => {
             let sc = program.scope(file, scope)?;
             if sc.kind == ScopeKind::Function
-                && let Some(p) = sc.params.iter().position(|p| &p.name == n)
+                && let Some(p) = sc.params.iter().position(|p| p.name == n)
             {
                 let outer = sc.parent.unwrap_or(0);
                 if p == 0 && (n == "self" || n == "cls") && is_class(program, file, outer) {
@@ -446,8 +446,8 @@ fn annotation_class(
                         !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_');
                     ok.then(|| {
                         Some(match acc {
-                            None => Expr::Name(part.to_string()),
-                            Some(b) => Expr::Attr(Box::new(b), part.to_string()),
+                            None => Expr::Name(part.into()),
+                            Some(b) => Expr::Attr(Box::new(b), part.into()),
                         })
                     })
                 })

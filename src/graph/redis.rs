@@ -295,8 +295,9 @@ fn redis_names(program: &Program) -> Vec<Vec<String>> {
                 if i.names.is_empty() {
                     let bound = i
                         .alias
-                        .clone()
-                        .unwrap_or_else(|| i.module.split('.').next().unwrap_or("").to_string());
+                        .as_deref()
+                        .unwrap_or_else(|| i.module.split('.').next().unwrap_or(""))
+                        .to_string();
                     names.push(bound);
                 } else {
                     names.extend(i.names.iter().map(|n| n.bound().to_string()));
@@ -875,7 +876,7 @@ impl<'p> Cx<'p> {
             let Some(sc) = self.p.scope(vf, vs) else {
                 continue;
             };
-            let Some(index) = sc.params.iter().position(|p| &p.name == n) else {
+            let Some(index) = sc.params.iter().position(|p| p.name == n) else {
                 continue;
             };
             for (cf, cs, call, skip) in self.wrappers.callers(vf, vs).iter().take(MAX_CALLERS) {
@@ -999,7 +1000,7 @@ impl<'p> Cx<'p> {
                     let Expr::Attr(recv, method) = &call.func else {
                         continue;
                     };
-                    let name = method.to_ascii_lowercase();
+                    let name = method.as_str().to_ascii_lowercase();
                     let Some((access, keys, on)) = command(&name) else {
                         continue;
                     };
@@ -1235,7 +1236,7 @@ impl<'p> Cx<'p> {
                     let (key, glob) = self.key_value(af, asc, &alt, builder);
                     let key = match (key, &alt) {
                         (StrValue::Dynamic { .. }, Expr::Other(what)) => StrValue::Dynamic {
-                            reason: what.clone(),
+                            reason: what.to_string(),
                         },
                         (k, _) => k,
                     };
@@ -1509,12 +1510,12 @@ fn dotted_expr(s: &str) -> Option<Expr> {
     if !ok(first) {
         return None;
     }
-    let mut e = Expr::Name(first.to_string());
+    let mut e = Expr::Name(first.into());
     for p in parts {
         if !ok(p) {
             return None;
         }
-        e = Expr::Attr(Box::new(e), p.to_string());
+        e = Expr::Attr(Box::new(e), p.into());
     }
     Some(e)
 }

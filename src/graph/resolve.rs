@@ -78,7 +78,7 @@ fn edge(from: &str, imp: &Import, module: String, resolution: Resolution) -> Imp
         from: from.to_string(),
         to: None,
         module,
-        names: imp.names.iter().map(|n| n.name.clone()).collect(),
+        names: imp.names.iter().map(|n| n.name.to_string()).collect(),
         line: imp.line,
         kind: imp.kind,
         conditional: imp.conditional,
@@ -100,7 +100,7 @@ fn resolve_one(
         return resolve_relative(layout, from, me, imp, out);
     }
     if imp.module == "__future__" {
-        let mut e = edge(from, imp, imp.module.clone(), Resolution::Stdlib);
+        let mut e = edge(from, imp, imp.module.to_string(), Resolution::Stdlib);
         e.package = Some("__future__".into());
         out.push(e);
         return;
@@ -113,7 +113,7 @@ fn resolve_one(
         }
     }
     if tables::is_stdlib(&top) {
-        let mut e = edge(from, imp, imp.module.clone(), Resolution::Stdlib);
+        let mut e = edge(from, imp, imp.module.to_string(), Resolution::Stdlib);
         e.package = Some(top);
         out.push(e);
         return;
@@ -124,7 +124,7 @@ fn resolve_one(
         .iter()
         .find(|b| layout.module_file(b, &top).is_some() || layout.is_namespace_dir(b, &top))
     {
-        let mut e = edge(from, imp, imp.module.clone(), Resolution::Unresolved);
+        let mut e = edge(from, imp, imp.module.to_string(), Resolution::Unresolved);
         e.reason = Some(format!(
             "`{top}` is a first-party {} but no module `{}` exists below it",
             if base.is_empty() {
@@ -137,7 +137,7 @@ fn resolve_one(
         out.push(e);
         return;
     }
-    let mut e = edge(from, imp, imp.module.clone(), Resolution::ThirdParty);
+    let mut e = edge(from, imp, imp.module.to_string(), Resolution::ThirdParty);
     e.package = Some(tables::package_key(&imp.module));
     out.push(e);
 }
@@ -175,7 +175,7 @@ fn found_under(
     if target.is_none() && !namespace {
         return false;
     }
-    let module = imp.module.clone();
+    let module = imp.module.to_string();
     push_targets(layout, base, from, imp, module, target, out);
     true
 }
@@ -196,18 +196,18 @@ fn push_targets(
     if imp.from {
         for n in &imp.names {
             let sub = if module.is_empty() {
-                n.name.clone()
+                n.name.to_string()
             } else {
                 format!("{module}.{}", n.name)
             };
             match layout.module_file(base, &sub) {
                 Some(file) if Some(&file) != target.as_ref() => {
                     let mut e = edge(from, imp, sub, Resolution::FirstParty);
-                    e.names = vec![n.name.clone()];
+                    e.names = vec![n.name.to_string()];
                     e.to = Some(file);
                     out.push(e);
                 }
-                _ => rest.push(n.name.clone()),
+                _ => rest.push(n.name.to_string()),
             }
         }
     }
@@ -255,7 +255,7 @@ fn resolve_relative(
     let base_pkg = package.join(".");
     let absolute = match (base_pkg.is_empty(), imp.module.is_empty()) {
         (_, true) => base_pkg.clone(),
-        (true, false) => imp.module.clone(),
+        (true, false) => imp.module.to_string(),
         (false, false) => format!("{base_pkg}.{}", imp.module),
     };
     let base_dir = join(&me.root, &package.join("/"));
@@ -273,7 +273,7 @@ fn resolve_relative(
     shifted.level = 0;
     let root_base = me.root.clone();
     let full = Import {
-        module: absolute.clone(),
+        module: absolute.as_str().into(),
         ..shifted
     };
     push_targets(layout, &root_base, from, &full, absolute, target, out);

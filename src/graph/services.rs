@@ -897,7 +897,7 @@ fn property_names(e: &Expr) -> Vec<String> {
             let mut names: Vec<String> = Vec::new();
             for (k, _) in pairs {
                 let name = match k {
-                    Expr::Str(s) => s.clone(),
+                    Expr::Str(s) => s.to_string(),
                     Expr::DoubleStarred(_) => "…".to_string(),
                     _ => continue,
                 };
@@ -916,9 +916,11 @@ fn property_names(e: &Expr) -> Vec<String> {
             }
             names
         }
-        Expr::Call(c) if c.func.dotted().as_deref() == Some("dict") => {
-            c.kwargs.iter().filter_map(|k| k.name.clone()).collect()
-        }
+        Expr::Call(c) if c.func.dotted().as_deref() == Some("dict") => c
+            .kwargs
+            .iter()
+            .filter_map(|k| k.name.as_ref().map(|n| n.to_string()))
+            .collect(),
         _ => Vec::new(),
     }
 }

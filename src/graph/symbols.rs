@@ -341,7 +341,7 @@ impl Program {
                 Some(alias) if alias == name => Some(self.import_target(file, imp, None, hops + 1)),
                 None if imp.module.split('.').next() == Some(name) => {
                     let top = Import {
-                        module: name.to_string(),
+                        module: name.into(),
                         ..imp.clone()
                     };
                     Some(self.import_target(file, &top, None, hops + 1))
@@ -400,7 +400,7 @@ impl Program {
     /// The absolute dotted module an import names.
     pub fn absolute_module(&self, file: usize, imp: &Import) -> Option<String> {
         if imp.level == 0 {
-            return Some(imp.module.clone());
+            return Some(imp.module.to_string());
         }
         let me = self.files[file].module.as_ref()?;
         let mut package: Vec<&str> = if me.name.is_empty() {
@@ -530,7 +530,7 @@ impl Program {
                 let module = self.files[f].module.as_ref()?;
                 let qual = &self.scope(f, s)?.qualname;
                 Some(if module.name.is_empty() {
-                    qual.clone()
+                    qual.to_string()
                 } else {
                     format!("{}.{qual}", module.name)
                 })

@@ -248,7 +248,7 @@ fn destructure(
 ) -> bool {
     match target {
         Expr::Name(n) => {
-            out.insert(n.clone(), item);
+            out.insert(n.to_string(), item);
             true
         }
         Expr::Tuple(names) | Expr::List(names) => {
@@ -323,7 +323,7 @@ pub fn resolve_bound<'e>(
     expr: &'e Expr,
 ) -> (usize, u32, &'e Expr) {
     if let Expr::Name(n) = expr
-        && let Some(v) = b.get(n)
+        && let Some(v) = b.get(n.as_str())
     {
         return (v.file, v.scope, &v.expr);
     }

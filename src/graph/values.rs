@@ -225,7 +225,7 @@ impl Program {
                 _ => {}
             }
         }
-        let is_param = sc.params.iter().any(|p| &p.name == name);
+        let is_param = sc.params.iter().any(|p| p.name == name);
         if out.is_empty() && loops.len() == 1 && !is_param {
             let values = super::unroll::loop_values(self, file, scope, name, loops[0])?;
             return Some(
@@ -249,7 +249,9 @@ impl Program {
             out.push((
                 file,
                 scope,
-                Expr::Other(format!("`{name}` from the caller or a loop")),
+                Expr::Other(compact_str::format_compact!(
+                    "`{name}` from the caller or a loop"
+                )),
             ));
         }
         Some(out)
@@ -445,7 +447,10 @@ impl Program {
                             .kwargs
                             .iter()
                             .filter_map(|k| {
-                                Some((k.name.clone()?, self.eval(file, scope, &k.value, d)))
+                                Some((
+                                    k.name.as_ref()?.to_string(),
+                                    self.eval(file, scope, &k.value, d),
+                                ))
                             })
                             .collect();
                         return brace_format(text, &args, &kwargs);
@@ -599,7 +604,7 @@ fn brace_format(fmt: &str, args: &[StrValue], kwargs: &[(String, StrValue)]) -> 
 /// values, which are better left as the parameter (a hole).
 pub fn literal_expr(v: &StrValue) -> Option<Expr> {
     match v {
-        StrValue::Known { value, .. } => Some(Expr::Str(value.clone())),
+        StrValue::Known { value, .. } => Some(Expr::Str(value.into())),
         StrValue::Pattern { value } => {
             let mut parts = Vec::new();
             for (i, lit) in value.split("{}").enumerate() {
@@ -607,7 +612,7 @@ pub fn literal_expr(v: &StrValue) -> Option<Expr> {
                     parts.push(FPart::Hole(Expr::Other("run-time value".into())));
                 }
                 if !lit.is_empty() {
-                    parts.push(FPart::Lit(lit.to_string()));
+                    parts.push(FPart::Lit(lit.into()));
                 }
             }
             Some(Expr::FStr(parts))

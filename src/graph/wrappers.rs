@@ -242,7 +242,7 @@ fn apply_async_call(call: &Call) -> Option<Call> {
         let Expr::Dict(pairs) = k else { return None };
         for (name, value) in pairs {
             kwargs.push(Keyword {
-                name: Some(name.as_str()?.to_string()),
+                name: Some(name.as_str()?.into()),
                 value: value.clone(),
             });
         }
@@ -294,7 +294,7 @@ pub fn param_passed(
     if reassigned {
         return None;
     }
-    let index = sc.params.iter().position(|p| &p.name == n)?;
+    let index = sc.params.iter().position(|p| p.name == n)?;
     Some((fs, index))
 }
 
@@ -406,7 +406,7 @@ fn extra_kwargs(wrapper: &Scope, call: &Call) -> Expr {
         .iter()
         .filter_map(|k| match k.name.as_deref() {
             Some(name) if named.contains(&name) => None,
-            Some(name) => Some((Expr::Str(name.to_string()), k.value.clone())),
+            Some(name) => Some((Expr::Str(name.into()), k.value.clone())),
             None => Some((Expr::DoubleStarred(Box::new(k.value.clone())), Expr::None)),
         })
         .collect();

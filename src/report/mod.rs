@@ -242,7 +242,7 @@ impl Report {
                 .iter()
                 .filter(|s| s.parent == Some(0))
                 .map(|s| Definition {
-                    name: s.name.clone(),
+                    name: s.name.to_string(),
                     kind: match (s.kind, s.is_async) {
                         (ScopeKind::Class, _) => "class",
                         (_, true) => "async_function",
@@ -419,20 +419,20 @@ pub fn json_schema() -> String {
 pub fn render_expr(e: &crate::scan::facts::Expr) -> String {
     use crate::scan::facts::{Expr, FPart};
     match e {
-        Expr::Name(n) => n.clone(),
+        Expr::Name(n) => n.to_string(),
         Expr::Attr(b, a) => format!("{}.{a}", render_expr(b)),
         Expr::Str(s) => format!("{s:?}"),
         Expr::FStr(parts) => {
             let inner: String = parts
                 .iter()
                 .map(|p| match p {
-                    FPart::Lit(l) => l.clone(),
+                    FPart::Lit(l) => l.to_string(),
                     FPart::Hole(h) => format!("{{{}}}", render_expr(h)),
                 })
                 .collect();
             format!("f{inner:?}")
         }
-        Expr::Num(n) => n.clone(),
+        Expr::Num(n) => n.to_string(),
         Expr::Bool(b) => {
             if *b {
                 "True".into()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
-use super::facts::{BinOp, Call, Expr, FPart, Keyword};
+use super::facts::{BinOp, Call, CompactString, Expr, FPart, Keyword};
 use super::kinds::{Field, child, kind_name};
 
 const MAX_DEPTH: u32 = 24;
@@ -83,19 +83,19 @@ impl<'a> Converter<'a> {
     fn convert(&mut self, node: Node, depth: u32) -> Expr {
         if depth > MAX_DEPTH || self.budget == 0 {
             self.cuts += 1;
-            return Expr::Other(kind_name(node).to_string());
+            return Expr::Other(CompactString::const_new(kind_name(node)));
         }
         self.budget -= 1;
         let d = depth + 1;
         match kind_name(node) {
-            "identifier" => Expr::Name(self.text(node).to_string()),
+            "identifier" => Expr::Name(self.text(node).into()),
             "attribute" => {
                 let (Some(obj), Some(attr)) =
                     (child(node, Field::Object), child(node, Field::Attribute))
                 else {
                     return Expr::Other("attribute".into());
                 };
-                Expr::Attr(Box::new(self.convert(obj, d)), self.text(attr).to_string())
+                Expr::Attr(Box::new(self.convert(obj, d)), self.text(attr).into())
             }
             "string" => self.string(node, d),
             "concatenated_string" => {
@@ -105,7 +105,7 @@ impl<'a> Converter<'a> {
                     .collect();
                 join_strings(parts)
             }
-            "integer" | "float" => Expr::Num(self.text(node).to_string()),
+            "integer" | "float" => Expr::Num(self.text(node).into()),
             "true" => Expr::Bool(true),
             "false" => Expr::Bool(false),
             "none" => Expr::None,
@@ -121,8 +121,9 @@ impl<'a> Converter<'a> {
             "tuple" => Expr::Tuple(self.items(node, d)),
             "set" => Expr::Set(self.items(node, d)),
             "dictionary" => {
-                let mut pairs = Vec::new();
-                for c in named_children(node) {
+                let kids = named_children(node);
+                let mut pairs = Vec::with_capacity(kids.len());
+                for c in kids {
                     match kind_name(c) {
                         "pair" => {
                             let k = child(c, Field::Key)
@@ -139,6 +140,7 @@ impl<'a> Converter<'a> {
                         other => pairs.push((Expr::Other(other.into()), Expr::None)),
                     }
                 }
+                pairs.shrink_to_fit();
                 Expr::Dict(pairs)
             }
             "subscript" => {
@@ -248,16 +250,19 @@ impl<'a> Converter<'a> {
                     self.convert(v, d)
                 })
             }
-            other => Expr::Other(other.to_string()),
+            other => Expr::Other(CompactString::const_new(other)),
         }
     }
 
     fn items(&mut self, node: Node, d: u32) -> Vec<Expr> {
-        named_children(node)
-            .into_iter()
-            .filter(|c| kind_name(*c) != "comment")
-            .map(|c| self.convert(c, d))
-            .collect()
+        let kids = named_children(node);
+        let mut items = Vec::with_capacity(kids.len());
+        for c in kids {
+            if kind_name(c) != "comment" {
+                items.push(self.convert(c, d));
+            }
+        }
+        items
     }
 
     fn convert_call(&mut self, node: Node, d: u32) -> Call {
@@ -273,7 +278,7 @@ impl<'a> Converter<'a> {
                 for c in named_children(list) {
                     match kind_name(c) {
                         "keyword_argument" => {
-                            let name = child(c, Field::Name).map(|n| self.text(n).to_string());
+                            let name = child(c, Field::Name).map(|n| self.text(n).into());
                             let value =
                                 child(c, Field::Value).map_or(Expr::None, |v| self.convert(v, d));
                             kwargs.push(Keyword { name, value });
@@ -288,6 +293,9 @@ impl<'a> Converter<'a> {
                 }
             }
         }
+        // Every call's facts are kept until the end: no spare capacity.
+        args.shrink_to_fit();
+        kwargs.shrink_to_fit();
         Call {
             line,
             func,
@@ -328,16 +336,17 @@ impl<'a> Converter<'a> {
             }
         }
         if !is_f || parts.iter().all(|p| matches!(p, FPart::Lit(_))) {
-            let mut s: String = parts
+            let mut s: CompactString = parts
                 .into_iter()
                 .map(|p| match p {
                     FPart::Lit(l) => l,
-                    FPart::Hole(_) => String::new(),
+                    FPart::Hole(_) => CompactString::default(),
                 })
                 .collect();
             truncate(&mut s);
             Expr::Str(s)
         } else {
+            parts.shrink_to_fit();
             Expr::FStr(parts)
         }
     }
@@ -347,11 +356,11 @@ fn push_lit(parts: &mut Vec<FPart>, text: &str) {
     if let Some(FPart::Lit(last)) = parts.last_mut() {
         last.push_str(text);
     } else {
-        parts.push(FPart::Lit(text.to_string()));
+        parts.push(FPart::Lit(text.into()));
     }
 }
 
-fn truncate(s: &mut String) {
+fn truncate(s: &mut CompactString) {
     if s.len() > MAX_STR {
         let mut cut = MAX_STR;
         while !s.is_char_boundary(cut) {
@@ -392,19 +401,20 @@ fn join_strings(parts: Vec<Expr>) -> Expr {
         }
     }
     if out.iter().all(|p| matches!(p, FPart::Lit(_))) {
-        let mut s: String = out
+        let mut s: CompactString = out
             .into_iter()
             .map(|p| {
                 if let FPart::Lit(l) = p {
                     l
                 } else {
-                    String::new()
+                    CompactString::default()
                 }
             })
             .collect();
         truncate(&mut s);
         Expr::Str(s)
     } else {
+        out.shrink_to_fit();
         Expr::FStr(out)
     }
 }

@@ -10,8 +10,8 @@ use tree_sitter::{Node, Parser, TreeCursor};
 
 use super::expr::{Converter, children, first_named, line_of, named_children};
 use super::facts::{
-    Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword, Param,
-    ParamKind, Scope, ScopeKind, Severity, Stmt,
+    CompactString, Context, Diagnostic, Expr, FileFacts, Import, ImportKind, ImportedName, Keyword,
+    Param, ParamKind, Scope, ScopeKind, Severity, Stmt,
 };
 use super::kinds::{Field, Kind, child, kind_name, kind_of};
 
@@ -29,8 +29,7 @@ pub fn extract(parser: &mut Parser, src: &[u8]) -> FileFacts {
         };
     };
     let root = tree.root_node();
-    let mut walker = Walker::new(src);
-    walker.facts.lines = line_count(src);
+    let mut walker = Walker::new(src, line_count(src));
     walker.facts.doc = docstring(&walker.conv, root);
     if root.has_error() {
         walker.find_errors(root);
@@ -81,14 +80,14 @@ struct Walker<'a> {
 const MAX_DIAGNOSTICS: u32 = 20;
 
 impl<'a> Walker<'a> {
-    fn new(src: &'a [u8]) -> Self {
+    fn new(src: &'a [u8], lines: u32) -> Self {
         let module = Scope {
             kind: ScopeKind::Module,
-            name: String::new(),
-            qualname: String::new(),
+            name: CompactString::default(),
+            qualname: CompactString::default(),
             parent: None,
             line: 1,
-            end_line: line_count(src),
+            end_line: lines,
             is_async: false,
             conditional: false,
             doc: None,
@@ -104,6 +103,7 @@ impl<'a> Walker<'a> {
         Walker {
             conv: Converter::new(src),
             facts: FileFacts {
+                lines,
                 scopes: vec![module],
                 ..FileFacts::default()
             },
@@ -118,7 +118,7 @@ impl<'a> Walker<'a> {
     fn finish(mut self) -> FileFacts {
         // Facts of every file stay in memory until the report is written:
         // give back what the vectors grew beyond their length.
-        self.facts.scopes[0].stmts.shrink_to_fit();
+        shrink(&mut self.facts.scopes[0]);
         self.facts.scopes.shrink_to_fit();
         self.facts.imports.shrink_to_fit();
         self.facts
@@ -158,7 +158,7 @@ impl<'a> Walker<'a> {
                 prev_scope,
                 prev_flags,
             } => {
-                self.facts.scopes[self.scope as usize].stmts.shrink_to_fit();
+                shrink(&mut self.facts.scopes[self.scope as usize]);
                 self.scope = prev_scope;
                 self.flags = prev_flags;
             }
@@ -484,7 +484,7 @@ impl<'a> Walker<'a> {
             kind,
             conditional,
             level: 0,
-            module: String::new(),
+            module: CompactString::default(),
             names: Vec::new(),
             alias: None,
             from: false,
@@ -541,26 +541,27 @@ impl<'a> Walker<'a> {
                         _ => {}
                     }
                 }
+                imp.names.shrink_to_fit();
                 self.facts.imports.push(imp);
             }
         }
     }
 
-    fn dotted_and_alias(&self, node: Node) -> (String, Option<String>) {
+    fn dotted_and_alias(&self, node: Node) -> (CompactString, Option<CompactString>) {
         match kind_name(node) {
             "aliased_import" => {
                 let name = child(node, Field::Name).map(|n| dotted(self.conv.text(n)));
-                let alias = child(node, Field::Alias).map(|a| self.conv.text(a).to_string());
+                let alias = child(node, Field::Alias).map(|a| self.conv.text(a).into());
                 (name.unwrap_or_default(), alias)
             }
             "dotted_name" => (dotted(self.conv.text(node)), None),
-            _ => (String::new(), None),
+            _ => (CompactString::default(), None),
         }
     }
 
     fn function(&mut self, node: Node) -> Frame {
         let name = child(node, Field::Name)
-            .map(|n| self.conv.text(n).to_string())
+            .map(|n| self.conv.text(n).into())
             .unwrap_or_default();
         let is_async = children(node)
             .first()
@@ -579,7 +580,7 @@ impl<'a> Walker<'a> {
 
     fn class(&mut self, node: Node) -> Frame {
         let name = child(node, Field::Name)
-            .map(|n| self.conv.text(n).to_string())
+            .map(|n| self.conv.text(n).into())
             .unwrap_or_default();
         let mut bases = Vec::new();
         let mut keywords = Vec::new();
@@ -587,7 +588,7 @@ impl<'a> Walker<'a> {
             for c in named_children(sup) {
                 match kind_name(c) {
                     "keyword_argument" => {
-                        let name = child(c, Field::Name).map(|n| self.conv.text(n).to_string());
+                        let name = child(c, Field::Name).map(|n| self.conv.text(n).into());
                         let value =
                             child(c, Field::Value).map_or(Expr::None, |v| self.conv.expr(v));
                         keywords.push(Keyword { name, value });
@@ -608,14 +609,14 @@ impl<'a> Walker<'a> {
         &mut self,
         node: Node,
         kind: ScopeKind,
-        name: String,
+        name: CompactString,
         doc: Option<String>,
     ) -> Scope {
         let parent = &self.facts.scopes[self.scope as usize];
         let qualname = if parent.qualname.is_empty() {
             name.clone()
         } else {
-            format!("{}.{}", parent.qualname, name)
+            compact_str::format_compact!("{}.{}", parent.qualname, name)
         };
         Scope {
             kind,
@@ -700,12 +701,13 @@ impl<'a> Walker<'a> {
                 k => k,
             };
             out.push(Param {
-                name: self.conv.text(name_node).to_string(),
+                name: self.conv.text(name_node).into(),
                 kind,
                 annotation,
                 default,
             });
         }
+        out.shrink_to_fit();
         out
     }
 
@@ -713,7 +715,7 @@ impl<'a> Walker<'a> {
         // `a = b = c` nests: the right side of the outer assignment is
         // another assignment; collect every target and the final value.
         let augmented = kind_name(node) == "augmented_assignment";
-        let mut targets = Vec::new();
+        let mut targets = Vec::with_capacity(1);
         let mut annotation = None;
         let mut cur = node;
         let value = loop {
@@ -743,11 +745,12 @@ impl<'a> Walker<'a> {
                     .collect(),
             );
         }
+        targets.shrink_to_fit();
         let ctx = self.ctx();
         self.push(Stmt::Assign {
             line: line_of(node),
             targets,
-            annotation,
+            annotation: annotation.map(Box::new),
             value,
             augmented,
             ctx,
@@ -795,7 +798,7 @@ impl<'a> Walker<'a> {
                         if kind_name(lit) == "string" {
                             self.conv.expr(lit)
                         } else {
-                            Expr::Name(self.conv.text(lit).to_string())
+                            Expr::Name(self.conv.text(lit).into())
                         }
                     }
                     _ => continue,
@@ -812,8 +815,28 @@ impl<'a> Walker<'a> {
     }
 }
 
-fn dotted(text: &str) -> String {
-    text.split('.').map(str::trim).collect::<Vec<_>>().join(".")
+/// Gives back the capacity a finished scope's lists grew beyond their
+/// length: the facts of every file stay in memory until the report is
+/// written.
+fn shrink(scope: &mut Scope) {
+    scope.stmts.shrink_to_fit();
+    scope.decorators.shrink_to_fit();
+    scope.bases.shrink_to_fit();
+    scope.class_keywords.shrink_to_fit();
+    scope.yields.shrink_to_fit();
+    scope.yielded.shrink_to_fit();
+}
+
+/// A dotted name with the spaces around its dots removed.
+fn dotted(text: &str) -> CompactString {
+    if !text.contains(char::is_whitespace) {
+        return text.into();
+    }
+    text.split('.')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(".")
+        .into()
 }
 
 fn is_type_checking(cond: &str) -> bool {

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+pub use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -64,12 +65,12 @@ pub struct Import {
     pub level: u32,
     /// The dotted module after `import` or `from` (may be empty for
     /// `from . import x`).
-    pub module: String,
+    pub module: CompactString,
     /// `from m import a as b, c`: `[(a, Some(b)), (c, None)]`. Empty for a
     /// plain `import m`.
     pub names: Vec<ImportedName>,
     /// `import a.b as c`: `Some("c")`.
-    pub alias: Option<String>,
+    pub alias: Option<CompactString>,
     pub from: bool,
     /// `from m import *`.
     pub star: bool,
@@ -79,8 +80,8 @@ pub struct Import {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImportedName {
-    pub name: String,
-    pub alias: Option<String>,
+    pub name: CompactString,
+    pub alias: Option<CompactString>,
 }
 
 impl ImportedName {
@@ -101,9 +102,9 @@ pub enum ScopeKind {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Scope {
     pub kind: ScopeKind,
-    pub name: String,
+    pub name: CompactString,
     /// Dotted path inside the module, `Outer.method` or `factory.inner`.
-    pub qualname: String,
+    pub qualname: CompactString,
     pub parent: Option<u32>,
     pub line: u32,
     pub end_line: u32,
@@ -141,7 +142,7 @@ pub enum ParamKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Param {
-    pub name: String,
+    pub name: CompactString,
     pub kind: ParamKind,
     pub annotation: Option<Expr>,
     pub default: Option<Expr>,
@@ -165,7 +166,9 @@ pub enum Stmt {
     Assign {
         line: u32,
         targets: Vec<Expr>,
-        annotation: Option<Expr>,
+        /// Boxed: few assignments have one, and every statement is as
+        /// large as the largest kind.
+        annotation: Option<Box<Expr>>,
         value: Option<Expr>,
         /// `+=` and friends.
         augmented: bool,
@@ -258,7 +261,7 @@ impl Call {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Keyword {
     /// `None` for `**mapping`.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     pub value: Expr,
 }
 
@@ -266,7 +269,7 @@ pub struct Keyword {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum FPart {
-    Lit(String),
+    Lit(CompactString),
     Hole(Expr),
 }
 
@@ -285,11 +288,11 @@ pub enum BinOp {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum Expr {
-    Name(String),
-    Attr(Box<Expr>, String),
-    Str(String),
+    Name(CompactString),
+    Attr(Box<Expr>, CompactString),
+    Str(CompactString),
     FStr(Vec<FPart>),
-    Num(String),
+    Num(CompactString),
     Bool(bool),
     None,
     Call(Arc<Call>),
@@ -309,14 +312,14 @@ pub enum Expr {
     /// A value that is one of these, decided at run time: the two branches
     /// of `a if cond else b`, or of `a or b`.
     OneOf(Vec<Expr>),
-    Other(String),
+    Other(CompactString),
 }
 
 impl Expr {
     /// `a.b.c` for a chain of names and attributes.
     pub fn dotted(&self) -> Option<String> {
         match self {
-            Expr::Name(n) => Some(n.clone()),
+            Expr::Name(n) => Some(n.as_str().to_owned()),
             Expr::Attr(base, attr) => base.dotted().map(|b| format!("{b}.{attr}")),
             _ => None,
         }

@@ -226,7 +226,8 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
                             _ => continue,
                         };
                         if let Some(a) = app_of(program, apps, file, si, app_expr, 0) {
-                            found.push((a, Found::Call(file, si, call.clone(), method.clone())));
+                            found
+                                .push((a, Found::Call(file, si, call.clone(), method.to_string())));
                         }
                     }
                     Stmt::Assign {
@@ -237,7 +238,7 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
                     } => {
                         for t in targets {
                             let (conf, key) = match t {
-                                Expr::Attr(conf, key) => (conf.as_ref(), key.clone()),
+                                Expr::Attr(conf, key) => (conf.as_ref(), key.to_string()),
                                 Expr::Subscript(conf, keys) => {
                                     match keys.first().and_then(Expr::as_str) {
                                         Some(k) => (conf.as_ref(), k.to_string()),
@@ -316,7 +317,7 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
         let kwargs: Vec<(String, Expr)> = call
             .kwargs
             .iter()
-            .filter_map(|k| Some((k.name.clone()?, k.value.clone())))
+            .filter_map(|k| Some((k.name.as_ref()?.to_string(), k.value.clone())))
             .collect();
         for (key, value) in kwargs.iter().rev() {
             apply(
@@ -523,7 +524,7 @@ fn read_settings(
                 augmented: false,
                 ..
             } => targets.iter().find_map(|t| match t {
-                Expr::Name(n) => Some((*line, n.clone(), v.clone())),
+                Expr::Name(n) => Some((*line, n.to_string(), v.clone())),
                 _ => None,
             }),
             _ => None,

@@ -561,7 +561,7 @@ fn through_partial(
     }
     let t = task_of(f, s, task)?;
     let queue = p.kwarg("queue").map(|q| match q {
-        Expr::Str(s) => s.clone(),
+        Expr::Str(s) => s.to_string(),
         other => render_expr(other),
     });
     let options = p
@@ -574,7 +574,7 @@ fn through_partial(
         .collect();
     Some((
         t,
-        method.clone(),
+        method.to_string(),
         Partial {
             queue,
             options,
@@ -604,7 +604,7 @@ fn signal_name(
         && APP_SIGNALS.contains(&name.as_str())
         && app_of(program, apps, file, scope, app, 0).is_some()
     {
-        return Some(name.clone());
+        return Some(name.to_string());
     }
     None
 }

@@ -188,7 +188,7 @@ fn renamed_by(
             .iter()
             .any(|d| matches!(d, Expr::Call(c) if c.func.dotted().is_some_and(|n| n == "wraps" || n.ends_with(".wraps"))));
         if !copies {
-            return Some((current.0, isc.name.clone()));
+            return Some((current.0, isc.name.to_string()));
         }
     }
     None
@@ -205,7 +205,7 @@ fn returned_function(program: &Program, file: usize, scope: u32) -> Option<u32> 
         } => facts
             .scopes
             .iter()
-            .position(|x| x.parent == Some(scope) && x.kind == ScopeKind::Function && &x.name == n)
+            .position(|x| x.parent == Some(scope) && x.kind == ScopeKind::Function && x.name == n)
             .map(|i| i as u32),
         _ => None,
     })
@@ -271,12 +271,12 @@ fn task_maker(
                 c.args.iter().chain(c.kwargs.iter().map(|k| &k.value)).any(|a| {
                     matches!(a, Expr::Starred(x) | Expr::DoubleStarred(x)
                         if matches!(&**x, Expr::Name(n)
-                            if sc.params.iter().any(|p| &p.name == n
+                            if sc.params.iter().any(|p| p.name == n
                                 && matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKeywords))))
                 }) || c.kwargs.iter().any(|k| {
                     k.name.is_none()
                         && matches!(&k.value, Expr::Name(n)
-                            if sc.params.iter().any(|p| &p.name == n && p.kind == ParamKind::VarKeywords))
+                            if sc.params.iter().any(|p| p.name == n && p.kind == ParamKind::VarKeywords))
                 })
             };
             sc.stmts.iter().find_map(|st| {
@@ -455,7 +455,7 @@ fn function_task(
                 .iter()
                 .filter_map(|k| {
                     Some(TaskOption {
-                        name: k.name.clone()?,
+                        name: k.name.as_ref()?.to_string(),
                         value: render_expr(&k.value),
                         inherited_from: None,
                     })
@@ -537,13 +537,13 @@ fn inherit(
             for t in targets {
                 if let Expr::Name(n) = t
                     && CLASS_OPTIONS.contains(&n.as_str())
-                    && !options.iter().any(|o| &o.name == n)
+                    && !options.iter().any(|o| o.name == n)
                 {
                     if n == "queue" {
                         queue = Some((program.eval_str(f, s, v), Some(origin.clone())));
                     }
                     options.push(TaskOption {
-                        name: n.clone(),
+                        name: n.to_string(),
                         value: render_expr(v),
                         inherited_from: Some(origin.clone()),
                     });

@@ -219,7 +219,7 @@ impl<'p> Resolver<'p> {
                         continue;
                     }
                     let model = ann.and_then(|a| self.model_of(a));
-                    let source = if path_params.iter().any(|n| n == &p.name) {
+                    let source = if path_params.iter().any(|n| n == p.name) {
                         ParamSource::Path
                     } else if model.is_some() {
                         ParamSource::Body
@@ -546,7 +546,7 @@ impl<'p> Resolver<'p> {
             return target;
         }
         let Some(sc) = program.scope(f, s) else {
-            return self.record_unresolved(&Expr::Name(target.clone()), "no definition");
+            return self.record_unresolved(&Expr::Name(target.into()), "no definition");
         };
         self.in_progress.insert(target.clone());
         let mut def = blank(&target, DependencyKind::Function, None);
@@ -554,7 +554,7 @@ impl<'p> Resolver<'p> {
         def.line = Some(sc.line);
         if sc.kind == ScopeKind::Class {
             def.kind = DependencyKind::Class;
-            def.provides = Some(sc.name.clone());
+            def.provides = Some(sc.name.to_string());
             if let Some(init) = method(program, f, s, "__init__") {
                 let (uses, params) = self.params_at(f, init, &[], depth + 1);
                 def.depends_on = uses;
@@ -619,7 +619,7 @@ impl<'p> Resolver<'p> {
                 let bases: Vec<&str> = scheme_bases.iter().map(String::as_str).collect();
                 if program.class_extends(f, s, &bases) {
                     def.kind = DependencyKind::SecurityScheme;
-                    def.scheme = program.scope(f, s).map(|sc| sc.name.clone());
+                    def.scheme = program.scope(f, s).map(|sc| sc.name.to_string());
                 } else if let Some(call) = method(program, f, s, "__call__") {
                     self.in_progress.insert(target.clone());
                     def.kind = DependencyKind::CallableInstance;

@@ -404,7 +404,7 @@ fn field_sites<'p>(
         let call = match value {
             Some(Expr::Call(c)) if is_field_call(program, file, scope, &c.func) => Some(c.as_ref()),
             // `x: Annotated[str, Field(alias="X")] = "d"`.
-            _ => match ann {
+            _ => match ann.as_ref() {
                 Expr::Subscript(base, args)
                     if base.dotted().is_some_and(|b| b.ends_with("Annotated")) =>
                 {
@@ -502,7 +502,7 @@ fn model_field(
         .and_then(|c| c.kwarg("alias"))
         .map(|a| folded_or_rendered(program, file, scope, a));
     Some(ModelField {
-        name: name.clone(),
+        name: name.to_string(),
         annotation: render(ann),
         default,
         default_factory,
@@ -684,7 +684,7 @@ fn own_config(program: &Program, file: usize, scope: u32) -> Vec<(String, (usize
     let parent = sc.parent.unwrap_or(0);
     for k in &sc.class_keywords {
         if let Some(name) = &k.name {
-            out.push((name.clone(), (file, parent, &k.value)));
+            out.push((name.to_string(), (file, parent, &k.value)));
         }
     }
     for st in &sc.stmts {
@@ -703,7 +703,7 @@ fn own_config(program: &Program, file: usize, scope: u32) -> Vec<(String, (usize
             Expr::Call(c) => {
                 for k in &c.kwargs {
                     if let Some(name) = &k.name {
-                        out.push((name.clone(), (file, scope, &k.value)));
+                        out.push((name.to_string(), (file, scope, &k.value)));
                     }
                 }
             }
@@ -734,7 +734,7 @@ fn own_config(program: &Program, file: usize, scope: u32) -> Vec<(String, (usize
                 } = st
                     && let [Expr::Name(name)] = targets.as_slice()
                 {
-                    out.push((name.clone(), (file, i as u32, value)));
+                    out.push((name.to_string(), (file, i as u32, value)));
                 }
             }
         }
@@ -781,7 +781,7 @@ pub(crate) fn module_instances(program: &Program) -> HashMap<(usize, u32), Vec<M
                 continue;
             };
             let Some(name) = targets.iter().find_map(|t| match t {
-                Expr::Name(n) => Some(n.clone()),
+                Expr::Name(n) => Some(n.to_string()),
                 _ => None,
             }) else {
                 continue;

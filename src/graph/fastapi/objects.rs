@@ -160,7 +160,7 @@ impl Objects {
                         continue;
                     };
                     let Some(name) = targets.iter().find_map(|t| match t {
-                        Expr::Name(n) => Some(n.clone()),
+                        Expr::Name(n) => Some(n.to_string()),
                         _ => None,
                     }) else {
                         continue;
@@ -223,7 +223,7 @@ impl Objects {
                         regs.push(Registration {
                             obj,
                             kind,
-                            method: method.clone(),
+                            method: method.to_string(),
                             call: call.clone(),
                             file,
                             scope: outer,
@@ -249,7 +249,7 @@ impl Objects {
                             regs.push(Registration {
                                 obj,
                                 kind,
-                                method: method.clone(),
+                                method: method.to_string(),
                                 call: inner.clone(),
                                 file,
                                 scope: si,
@@ -273,7 +273,7 @@ impl Objects {
                         regs.push(Registration {
                             obj,
                             kind,
-                            method: method.clone(),
+                            method: method.to_string(),
                             call: call.clone(),
                             file,
                             scope: si,
@@ -433,7 +433,7 @@ impl Objects {
     /// `(file, scope, call, context)`. The index of calls by callee name is
     /// built on first use, since most programs never need it.
     fn calls_of(&self, program: &Program, file: usize, scope: u32) -> Vec<CallSite> {
-        let Some(name) = program.scope(file, scope).map(|s| s.name.clone()) else {
+        let Some(name) = program.scope(file, scope).map(|s| s.name.to_string()) else {
             return Vec::new();
         };
         let index = self.calls.get_or_init(|| {

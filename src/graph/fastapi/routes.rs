@@ -870,7 +870,7 @@ impl<'p> Walker<'_, 'p> {
                     .as_known()
                     .map(str::to_string)
             })
-            .or_else(|| handler_scope.map(|(_, _, sc)| sc.name.clone()));
+            .or_else(|| handler_scope.map(|(_, _, sc)| sc.name.to_string()));
         // FastAPI takes the return annotation when the decorator names no
         // `response_model`.
         let response_models = match call.kwarg("response_model") {

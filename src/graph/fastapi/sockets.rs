@@ -229,7 +229,7 @@ pub fn socket_behaviour(program: &Program, file: usize, scope: u32) -> SocketBeh
         && let Some(pos) = handler.params.iter().position(|p| p.name == param)
         && let Some(data) = handler.params.get(pos + 1)
     {
-        flow.messages.insert(data.name.clone());
+        flow.messages.insert(data.name.to_string());
     }
     flow.trace(program, file, &scopes);
 
@@ -362,7 +362,7 @@ pub fn connection_managers(program: &Program) -> Vec<ConnectionManager> {
                         class: program.def_ref(file, scope),
                         file: rec.path.clone(),
                         line: class.line,
-                        methods: methods.iter().map(|m| m.name.clone()).collect(),
+                        methods: methods.iter().map(|m| m.name.to_string()).collect(),
                         module_instances: Vec::new(),
                     },
                 ));
@@ -435,7 +435,7 @@ fn socket_param(program: &Program, file: usize, scope: u32, params: &[Param]) ->
             .as_ref()
             .is_some_and(|a| is_websocket_type(program, file, parent, a))
     }) {
-        return Some(p.name.clone());
+        return Some(p.name.to_string());
     }
     params
         .iter()
@@ -445,7 +445,7 @@ fn socket_param(program: &Program, file: usize, scope: u32, params: &[Param]) ->
                     .as_ref()
                     .is_none_or(|a| program.qualify(file, parent, a).is_none())
         })
-        .map(|p| p.name.clone())
+        .map(|p| p.name.to_string())
 }
 
 /// `WebSocket`, `Optional[WebSocket]` or `WebSocket | None`.
@@ -467,7 +467,7 @@ fn is_websocket_type(program: &Program, file: usize, scope: u32, ann: &Expr) -> 
 /// `ws.method` for a socket name `ws`: the method.
 fn socket_method<'e>(sockets: &BTreeSet<String>, func: &'e Expr) -> Option<&'e str> {
     match func {
-        Expr::Attr(base, method) if matches!(base.as_ref(), Expr::Name(n) if sockets.contains(n)) => {
+        Expr::Attr(base, method) if matches!(base.as_ref(), Expr::Name(n) if sockets.contains(n.as_str())) => {
             Some(method)
         }
         _ => None,
@@ -519,9 +519,9 @@ impl<'a> MessageFlow<'a> {
                                 continue;
                             };
                             if self.is_message(value) {
-                                self.messages.insert(name.clone());
+                                self.messages.insert(name.to_string());
                             } else if let Some(Some(field)) = self.field_of(value) {
-                                self.fields.insert(name.clone(), field);
+                                self.fields.insert(name.to_string(), field);
                             }
                         }
                         Stmt::For {
@@ -529,7 +529,7 @@ impl<'a> MessageFlow<'a> {
                             iter,
                             ..
                         } if self.is_receive(iter) => {
-                            self.messages.insert(name.clone());
+                            self.messages.insert(name.to_string());
                         }
                         _ => {}
                     }
@@ -552,7 +552,7 @@ impl<'a> MessageFlow<'a> {
             return true;
         }
         match strip_await(e) {
-            Expr::Name(n) => self.messages.contains(n),
+            Expr::Name(n) => self.messages.contains(n.as_str()),
             Expr::Call(c) => {
                 let decoder = match &c.func {
                     Expr::Attr(_, m) => DECODERS.contains(&m.as_str()),
@@ -575,8 +575,8 @@ impl<'a> MessageFlow<'a> {
             }))
         };
         match e {
-            Expr::Name(n) if self.messages.contains(n) => Some(None),
-            Expr::Name(n) => self.fields.get(n).map(|f| Some(f.clone())),
+            Expr::Name(n) if self.messages.contains(n.as_str()) => Some(None),
+            Expr::Name(n) => self.fields.get(n.as_str()).map(|f| Some(f.clone())),
             Expr::Subscript(base, keys) => {
                 let key = keys.first()?.as_str()?;
                 join(self.field_of(base)?, key)
@@ -626,13 +626,13 @@ fn action(
             field,
             value,
             enum_class: Some(program.def_ref(cf, cs)),
-            member: Some(member.clone()),
+            member: Some(member.to_string()),
             line,
         });
     }
     let value = match &e {
-        Expr::Str(s) => s.clone(),
-        Expr::Num(n) => n.clone(),
+        Expr::Str(s) => s.to_string(),
+        Expr::Num(n) => n.to_string(),
         Expr::Name(_) | Expr::Attr(..) => program.eval_str(file, scope, &e).as_known()?.to_string(),
         _ => return None,
     };
@@ -647,9 +647,9 @@ fn action(
 
 fn dotted_expr(text: &str) -> Option<Expr> {
     let mut parts = text.split('.');
-    let mut e = Expr::Name(parts.next()?.to_string());
+    let mut e = Expr::Name(parts.next()?.into());
     for p in parts {
-        e = Expr::Attr(Box::new(e), p.to_string());
+        e = Expr::Attr(Box::new(e), p.into());
     }
     Some(e)
 }
@@ -722,7 +722,7 @@ fn helper(
         .args
         .iter()
         .chain(call.kwargs.iter().map(|k| &k.value))
-        .any(|a| matches!(a, Expr::Name(n) if sockets.contains(n)));
+        .any(|a| matches!(a, Expr::Name(n) if sockets.contains(n.as_str())));
     if !passes {
         return None;
     }
@@ -793,7 +793,7 @@ fn instance_class(program: &Program, file: usize, scope: u32, base: &Expr) -> In
                 let Some(sc) = program.scope(file, s) else {
                     break;
                 };
-                if let Some(p) = sc.params.iter().find(|p| &p.name == name) {
+                if let Some(p) = sc.params.iter().find(|p| p.name == name) {
                     let parent = sc.parent.unwrap_or(0);
                     let ann = match &p.annotation {
                         Some(Expr::Subscript(b, args))
