@@ -560,6 +560,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "fastapi_dynamic",
         "fastapi_indirect",
         "app_state",
+        "pubsub_poller",
     ] {
         validate(&report_json(&fixture(f), &[]));
     }

@@ -189,9 +189,10 @@ fn every_key_building_form_folds_into_a_pattern() {
         op(
             "cachesvc/api.py:32",
             "cachesvc.api:scores",
+            // Receiving on the pub/sub object: the channels it subscribed to.
             "listen",
-            "other",
-            &[],
+            "subscribe",
+            &["scores.*"],
         ),
         op(
             "cachesvc/clients.py:23",
@@ -1274,5 +1275,89 @@ fn functions_handed_to_runners_and_tasks_handed_to_helpers_are_followed() {
     assert!(
         md.contains("`send_digest` (through `add_task`), `save` (through `partial`)"),
         "{md}"
+    );
+}
+
+#[test]
+fn a_poller_receiving_on_a_module_level_subscription_is_tied_to_the_publisher() {
+    let report = report_json(&fixture("pubsub_poller"), &[]);
+    let got = operations(&report);
+    assert!(got.contains(&op(
+        "relay/web.py:18",
+        "relay.web:pump",
+        "get_message",
+        "subscribe",
+        &["progress"]
+    )));
+    let coupled: Vec<Coupling> = couplings(&report);
+    let c = |key: &str, kind: &str, w: &[&str], r: &[&str], crosses: bool| -> Coupling {
+        (
+            key.to_string(),
+            kind.to_string(),
+            w.iter().map(|s| s.to_string()).collect(),
+            r.iter().map(|s| s.to_string()).collect(),
+            crosses,
+        )
+    };
+    // One `Queue` class, two factories giving it different keys: each
+    // flow keeps the keys of the queues it builds.
+    assert_eq!(
+        coupled,
+        vec![
+            c("audit:{}", "key", &["relay.worker.audit"], &[], false),
+            c(
+                "orders:{}",
+                "key",
+                &["POST /orders/{order_id}"],
+                &["GET /orders/{order_id}"],
+                false
+            ),
+            c(
+                "progress",
+                "channel",
+                &["relay.worker.crunch"],
+                &["startup relay.web:start"],
+                true
+            ),
+        ]
+    );
+    let given: Vec<(String, String)> = report["redis"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["command"] == "rpush")
+        .flat_map(|o| o["keys"].as_array().unwrap().iter())
+        .map(|k| {
+            (
+                text(&k["key"]),
+                k["given_in"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        given,
+        vec![
+            (
+                "orders:{}".to_string(),
+                "relay.queues:orders_queue".to_string()
+            ),
+            (
+                "audit:{}".to_string(),
+                "relay.queues:audit_queue".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        flow(&report, "relay.worker.audit")["redis"][0]["keys"],
+        serde_json::json!(["audit:{}"])
+    );
+    // Both sides write and read `{}:{}`, but that pattern names no key:
+    // it ties nothing together.
+    assert!(
+        report["redis"]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["key"] == "{}:{}")
     );
 }

@@ -386,14 +386,24 @@ pub fn build(
                 if op.access == Access::Other {
                     continue;
                 }
+                // A key an object was given where this flow does not build
+                // that object belongs to other flows.
+                let keys: Vec<String> = op
+                    .keys
+                    .iter()
+                    .filter(|k| match (&k.given_in_file, &k.given_in) {
+                        (Some(gf), Some(g)) => reached.contains(&(gf.clone(), g.clone())),
+                        _ => true,
+                    })
+                    .map(|k| k.key.text().unwrap_or("{}").to_string())
+                    .collect();
+                if keys.is_empty() && !op.keys.is_empty() {
+                    continue;
+                }
                 ops.push(FlowRedis {
                     command: op.command.clone(),
                     access: op.access,
-                    keys: op
-                        .keys
-                        .iter()
-                        .map(|k| k.key.text().unwrap_or("{}").to_string())
-                        .collect(),
+                    keys,
                     function: op.function.clone(),
                     file: op.file.clone(),
                     line: op.line,
@@ -415,18 +425,35 @@ pub fn build(
     let mut couplings = Vec::new();
     for k in &redis.keys {
         let side = |uses: &[&super::redis::KeyUse]| -> BTreeSet<(EntryKind, String)> {
-            uses.iter()
-                .filter_map(|u| {
-                    let f = u.function.as_deref()?;
-                    entries_of.get(&(u.file.clone(), f.to_string()))
-                })
-                .flatten()
-                .cloned()
-                .collect()
+            let mut out = BTreeSet::new();
+            for u in uses {
+                let Some(f) = u.function.as_deref() else {
+                    continue;
+                };
+                let Some(entries) = entries_of.get(&(u.file.clone(), f.to_string())) else {
+                    continue;
+                };
+                // Only the entries that also build the object given the key.
+                let given = match (&u.given_in_file, &u.given_in) {
+                    (Some(gf), Some(g)) => entries_of.get(&(gf.clone(), g.clone())),
+                    _ => None,
+                };
+                match (given, &u.given_in) {
+                    (Some(g), _) => out.extend(entries.intersection(g).cloned()),
+                    (None, Some(_)) => {}
+                    (None, None) => out.extend(entries.iter().cloned()),
+                }
+            }
+            out
         };
         // A glob (`psubscribe("scores.*")`, `scan_iter("job:*")`) stands
         // for the keys it matches: its users count on each of them.
         if k.glob && !k.matches.is_empty() {
+            continue;
+        }
+        // `{}:{}` says nothing about which keys meet: two such patterns
+        // are as likely different keys as the same one.
+        if !has_literal_text(&k.key) {
             continue;
         }
         let globs: Vec<&super::redis::RedisKey> = redis
@@ -465,4 +492,9 @@ pub fn build(
         });
     }
     Flows { flows, couplings }
+}
+
+/// Whether a key pattern has a letter or digit outside its run-time parts.
+fn has_literal_text(key: &str) -> bool {
+    key.replace("{}", "").chars().any(char::is_alphanumeric)
 }

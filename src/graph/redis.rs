@@ -132,6 +132,26 @@ pub struct OpKey {
     /// key taken from one.
     #[serde(skip_serializing_if = "is_false")]
     pub glob: bool,
+    /// When the key is an attribute of the object the command runs on,
+    /// set from what its constructor was given (`Queue(f"jobs:{id}")`):
+    /// the function that builds that object. Flows that do not reach it
+    /// do not use this key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_in: Option<String>,
+    /// The file of `given_in`.
+    #[serde(skip)]
+    pub given_in_file: Option<String>,
+}
+
+impl OpKey {
+    fn new(key: StrValue, glob: bool) -> Self {
+        OpKey {
+            key,
+            glob,
+            given_in: None,
+            given_in_file: None,
+        }
+    }
 }
 
 /// One command call.
@@ -201,6 +221,11 @@ pub struct KeyUse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
     pub command: String,
+    /// As [`OpKey::given_in`]: the function that gave the object its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_in: Option<String>,
+    #[serde(skip)]
+    pub given_in_file: Option<String>,
 }
 
 /// A key pattern or channel, with everything that touches it.
@@ -258,6 +283,7 @@ pub fn redis_map(program: &Program) -> RedisMap {
     };
     let mut builders: BTreeMap<(usize, u32), KeyBuilder> = BTreeMap::new();
     map.operations = cx.operations(&mut builders);
+    receive_subscribed(&mut map.operations);
     // Providers are known from what the scan resolved, plus every function
     // that creates a client and returns it, so one nobody calls is listed.
     for c in &map.clients {
@@ -1098,7 +1124,7 @@ impl<'p> Cx<'p> {
             for (af, asc, alt) in alts {
                 let mut builder = None;
                 let (key, glob) = self.key_value(af, asc, &alt, &mut builder);
-                let key = OpKey { key, glob };
+                let key = OpKey::new(key, glob);
                 if !keys.contains(&key) {
                     keys.push(key);
                 }
@@ -1182,22 +1208,19 @@ impl<'p> Cx<'p> {
             Keys::Mapping => {
                 if let Some(m) = call.arg(0, "mapping").or_else(|| call.kwarg("streams")) {
                     let (mf, ms, m) = self.literal_of(file, scope, m);
-                    let key = |k: &Expr| OpKey {
-                        key: self.p.eval_str(mf, ms, k),
-                        glob: false,
-                    };
+                    let key = |k: &Expr| OpKey::new(self.p.eval_str(mf, ms, k), false);
                     let m = match m {
                         Expr::Comprehension(element) => element.as_ref(),
                         m => m,
                     };
                     return match m {
                         Expr::Dict(pairs) => pairs.iter().map(|(k, _)| key(k)).collect(),
-                        _ => vec![OpKey {
-                            key: StrValue::Dynamic {
+                        _ => vec![OpKey::new(
+                            StrValue::Dynamic {
                                 reason: "the keys of a mapping built at run time".into(),
                             },
-                            glob: false,
-                        }],
+                            false,
+                        )],
                     };
                 }
             }
@@ -1211,19 +1234,21 @@ impl<'p> Cx<'p> {
                     Some(p) => self.p.eval_str(file, scope, p),
                     None => StrValue::known("*"),
                 };
-                return vec![OpKey { key, glob: true }];
+                return vec![OpKey::new(key, true)];
             }
         }
         let mut out = Vec::new();
         for e in exprs {
             // A name set on several branches (or looping over a literal
             // list) names several keys: one each.
+            let mut from_constructor = false;
             if let Some(alts) = self
                 .p
                 .alternatives(file, scope, e)
                 .or_else(|| self.returned_keys(file, scope, e))
                 .or_else(|| {
                     // `self.name`, set from a constructor argument.
+                    from_constructor = true;
                     self.p
                         .eval_str(file, scope, e)
                         .text()
@@ -1233,6 +1258,14 @@ impl<'p> Cx<'p> {
                 })
             {
                 for (af, asc, alt) in alts {
+                    // Built inside a function: only what reaches that
+                    // function uses this key. Built at module level (a
+                    // shared instance): everything may.
+                    let in_function = from_constructor
+                        && self
+                            .p
+                            .scope(af, asc)
+                            .is_some_and(|sc| sc.kind == ScopeKind::Function);
                     let (key, glob) = self.key_value(af, asc, &alt, builder);
                     let key = match (key, &alt) {
                         (StrValue::Dynamic { .. }, Expr::Other(what)) => StrValue::Dynamic {
@@ -1240,33 +1273,30 @@ impl<'p> Cx<'p> {
                         },
                         (k, _) => k,
                     };
-                    if !out.iter().any(|o: &OpKey| o.key == key) {
-                        out.push(OpKey {
-                            key,
-                            glob: glob || glob_command,
-                        });
+                    let mut k = OpKey::new(key, glob || glob_command);
+                    if in_function {
+                        k.given_in = Some(self.p.def_ref(af, asc));
+                        k.given_in_file = Some(self.p.files[af].path.clone());
+                    }
+                    if !out.contains(&k) {
+                        out.push(k);
                     }
                 }
                 continue;
             }
             let (key, glob) = self.key_value(file, scope, e, builder);
-            out.push(OpKey {
-                key,
-                glob: glob || glob_command,
-            });
+            out.push(OpKey::new(key, glob || glob_command));
         }
         // `subscribe(**{"channel": handler})` or `subscribe(channel=handler)`.
         if name.ends_with("subscribe") {
             for kw in &call.kwargs {
                 match (&kw.name, &kw.value) {
-                    (Some(n), _) => out.push(OpKey {
-                        key: StrValue::known(n.clone()),
-                        glob: glob_command,
-                    }),
-                    (None, Expr::Dict(pairs)) => out.extend(pairs.iter().map(|(k, _)| OpKey {
-                        key: self.p.eval_str(file, scope, k),
-                        glob: glob_command,
-                    })),
+                    (Some(n), _) => out.push(OpKey::new(StrValue::known(n.clone()), glob_command)),
+                    (None, Expr::Dict(pairs)) => {
+                        out.extend(pairs.iter().map(|(k, _)| {
+                            OpKey::new(self.p.eval_str(file, scope, k), glob_command)
+                        }))
+                    }
                     (None, _) => {}
                 }
             }
@@ -1557,6 +1587,8 @@ fn key_index(ops: &[RedisOp]) -> Vec<RedisKey> {
                 line: op.line,
                 function: op.function.clone(),
                 command: op.command.clone(),
+                given_in: k.given_in.clone(),
+                given_in_file: k.given_in_file.clone(),
             };
             match op.access {
                 Access::Read | Access::Consume => entry.readers.push(u),
@@ -1592,6 +1624,37 @@ fn key_index(ops: &[RedisOp]) -> Vec<RedisKey> {
         }
     }
     out
+}
+
+/// `listen()` and `get_message()` on a pub/sub object receive what it
+/// subscribed to, often elsewhere (a module-level `ps.subscribe(...)`, a
+/// loop in a background function): they become subscriptions to the same
+/// channels, so the function that receives is the one tied to the
+/// publishers. Pub/sub objects are told apart by file and the line of
+/// their `pubsub()` call.
+fn receive_subscribed(ops: &mut [RedisOp]) {
+    let mut channels: HashMap<(String, u32), Vec<OpKey>> = HashMap::new();
+    for op in ops.iter() {
+        if op.access == Access::Subscribe
+            && let Some(line) = op.pubsub_line
+        {
+            let list = channels.entry((op.file.clone(), line)).or_default();
+            for k in &op.keys {
+                if !list.contains(k) {
+                    list.push(k.clone());
+                }
+            }
+        }
+    }
+    for op in ops.iter_mut() {
+        if matches!(op.command.as_str(), "listen" | "get_message")
+            && let Some(line) = op.pubsub_line
+            && let Some(keys) = channels.get(&(op.file.clone(), line))
+        {
+            op.access = Access::Subscribe;
+            op.keys = keys.clone();
+        }
+    }
 }
 
 /// Redis glob matching: `*` any run (holes `{}` included), `?` one
