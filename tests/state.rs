@@ -1361,3 +1361,18 @@ fn a_poller_receiving_on_a_module_level_subscription_is_tied_to_the_publisher() 
             .any(|k| k["key"] == "{}:{}")
     );
 }
+
+#[test]
+fn redis_and_services_lists_are_present_when_empty_so_jq_can_iterate_them() {
+    let report = report_json(&fixture("imports"), &[]);
+    for list in ["clients", "providers", "operations", "keys", "builders"] {
+        assert_eq!(report["redis"][list], serde_json::json!([]), "redis.{list}");
+    }
+    for list in ["sdk_clients", "events", "http_calls"] {
+        assert_eq!(
+            report["services"][list],
+            serde_json::json!([]),
+            "services.{list}"
+        );
+    }
+}

@@ -32,19 +32,14 @@ use crate::scan::facts::{Call, Expr, Param, ScopeKind, Stmt};
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct RedisMap {
     /// Client, pool, cluster and sentinel creations, by file and line.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<RedisClient>,
     /// First-party functions that return (or yield) a client.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<RedisProvider>,
     /// Every command run on a client, pipeline or pub/sub object.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<RedisOp>,
     /// Each distinct key pattern and channel with who reads and writes it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<RedisKey>,
     /// First-party functions whose return value is used as a key.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub builders: Vec<KeyBuilder>,
 }
 

@@ -33,13 +33,10 @@ use crate::scan::facts::{Call, Expr, ScopeKind, Stmt};
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct ServicesMap {
     /// Where clients of outside services are created or configured.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sdk_clients: Vec<SdkClient>,
     /// Analytics events, one entry per call site that names one.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<AnalyticsEvent>,
     /// Outgoing HTTP requests.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_calls: Vec<HttpCall>,
 }
 
