@@ -1368,7 +1368,7 @@ fn redis_and_services_lists_are_present_when_empty_so_jq_can_iterate_them() {
     for list in ["clients", "providers", "operations", "keys", "builders"] {
         assert_eq!(report["redis"][list], serde_json::json!([]), "redis.{list}");
     }
-    for list in ["sdk_clients", "events", "http_calls"] {
+    for list in ["sdk_clients", "events"] {
         assert_eq!(
             report["services"][list],
             serde_json::json!([]),
