@@ -915,7 +915,7 @@ fn route_table_marks_unresolved_inclusions_and_run_time_parts() {
             "INCLUDE",
             "{?} (conditional)",
             "the routes of `router`",
-            "none",
+            "none found",
             "gateway/main.py:22"
         ]
     );
@@ -988,4 +988,59 @@ fn models_are_linked_to_the_routes_that_take_return_or_send_them() {
         )]
     );
     assert!(uses("server.models.session:User").is_empty());
+}
+
+#[test]
+fn hand_written_checks_and_fastapi_users_count_as_authentication() {
+    let report = report_json(&fixture("auth_checks"), &[]);
+    let auth: Vec<(String, Vec<String>)> = report["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_string(),
+                r["auth"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| {
+                                format!(
+                                    "{} {}",
+                                    x["scheme"].as_str().unwrap(),
+                                    x["instance"].as_str().unwrap()
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let row = |p: &str, a: &[&str]| (p.to_string(), a.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        auth,
+        vec![
+            row(
+                "/me",
+                &["FastAPIUsers.current_user portal.users:current_active_user"]
+            ),
+            row(
+                "/admin/reindex",
+                &["custom check (raises 401) portal.users:require_admin_token"]
+            ),
+            row(
+                "/articles/{article_id}",
+                &["custom check (raises 403) portal.users:editors_only"]
+            ),
+            // A 422 for a bad page number is validation, not authentication.
+            row("/articles", &[]),
+        ]
+    );
+    let deps = report["dependencies"].as_array().unwrap();
+    let admin = deps
+        .iter()
+        .find(|d| d["target"] == "portal.users:require_admin_token")
+        .unwrap();
+    assert_eq!(admin["rejects_with"], 401);
 }

@@ -561,6 +561,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "fastapi_indirect",
         "app_state",
         "pubsub_poller",
+        "auth_checks",
     ] {
         validate(&report_json(&fixture(f), &[]));
     }

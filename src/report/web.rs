@@ -34,7 +34,7 @@ pub fn method_label(r: &Route) -> String {
 fn auth_label(r: &Route) -> String {
     if r.auth.is_empty() {
         return if r.injection {
-            "none".into()
+            "none found".into()
         } else {
             "n/a".into()
         };

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::{
     Auth, DeclaredOn, Dependency, DependencyKind, DependencyUse, ParamSource, Parameter, Route,
 };
+use crate::graph::calls::last_name;
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
 use crate::scan::facts::{Call, Expr, ParamKind, ScopeKind, Stmt};
@@ -575,6 +576,7 @@ impl<'p> Resolver<'p> {
                     def.provides = sc.yielded.first().map(|y| yielded(program, f, s, y));
                 }
             }
+            def.rejects_with = rejects_with(sc);
             let (uses, params) = self.params_at(f, s, &[], depth + 1);
             def.depends_on = uses;
             def.parameters = params;
@@ -611,6 +613,12 @@ impl<'p> Resolver<'p> {
                 def.kind = DependencyKind::External;
                 def.reason = Some(format!("an instance of `{path}`"));
             }
+            // fastapi-users: `current_user = users.current_user(active=True)`
+            // is the dependency that authenticates the request.
+            _ if matches!(&c.func, Expr::Attr(_, m) if m == "current_user") => {
+                def.kind = DependencyKind::SecurityScheme;
+                def.scheme = Some("FastAPIUsers.current_user".into());
+            }
             Target::Def { file: f, scope: s } => {
                 let scheme_bases: Vec<String> = SCHEMES
                     .iter()
@@ -628,6 +636,7 @@ impl<'p> Resolver<'p> {
                         .scope(f, call)
                         .and_then(|sc| sc.returns.as_ref())
                         .map(|r| provided(r, false));
+                    def.rejects_with = program.scope(f, call).and_then(rejects_with);
                     let (uses, params) = self.params_at(f, call, &[], depth + 1);
                     def.depends_on = uses;
                     def.parameters = params;
@@ -662,9 +671,13 @@ impl<'p> Resolver<'p> {
     }
 
     /// The security schemes below `uses`, with the scopes required on the
-    /// way down.
+    /// way down; where there is none, the dependencies that reject the
+    /// request with 401 or 403 themselves (a token check written by hand).
+    /// Beside a scheme, such a check is the scheme's own validation and is
+    /// not listed.
     pub fn auth(&self, uses: &[DependencyUse]) -> Vec<Auth> {
         let mut out: Vec<Auth> = Vec::new();
+        let mut checks: Vec<Auth> = Vec::new();
         let mut stack: Vec<(&str, Vec<String>, u32)> = uses
             .iter()
             .rev()
@@ -675,6 +688,15 @@ impl<'p> Resolver<'p> {
                 continue;
             }
             let Some(d) = self.defs.get(t) else { continue };
+            if let Some(code) = d.rejects_with
+                && !checks.iter().any(|a: &Auth| a.instance == t)
+            {
+                checks.push(Auth {
+                    scheme: format!("custom check (raises {code})"),
+                    instance: t.to_string(),
+                    scopes: scopes.clone(),
+                });
+            }
             if d.kind == DependencyKind::SecurityScheme {
                 let scheme = d.scheme.clone().unwrap_or_default();
                 match out.iter_mut().find(|a| a.instance == t) {
@@ -703,7 +725,7 @@ impl<'p> Resolver<'p> {
                 stack.push((u.target.as_str(), s, depth + 1));
             }
         }
-        out
+        if out.is_empty() { checks } else { out }
     }
 
     /// The definitions, each with the routes that reach it.
@@ -732,6 +754,36 @@ pub fn route_label(r: &Route) -> String {
     format!("{method} {}", r.path)
 }
 
+/// The status of an `HTTPException(401)` or `(403)` the function raises in
+/// its own body (`status.HTTP_401_UNAUTHORIZED` counts too).
+fn rejects_with(sc: &crate::scan::facts::Scope) -> Option<u16> {
+    sc.stmts.iter().find_map(|st| {
+        let Stmt::Raise {
+            value: Some(Expr::Call(c)),
+            ..
+        } = st
+        else {
+            return None;
+        };
+        if !last_name(&c.func).is_some_and(|n| n.ends_with("HTTPException")) {
+            return None;
+        }
+        match c.arg(0, "status_code")? {
+            Expr::Num(n) if n == "401" || n == "403" => n.parse().ok(),
+            e => {
+                let dotted = e.dotted()?;
+                if dotted.ends_with("HTTP_401_UNAUTHORIZED") {
+                    Some(401)
+                } else if dotted.ends_with("HTTP_403_FORBIDDEN") {
+                    Some(403)
+                } else {
+                    None
+                }
+            }
+        }
+    })
+}
+
 fn blank(target: &str, kind: DependencyKind, reason: Option<&str>) -> Dependency {
     Dependency {
         target: target.to_string(),
@@ -743,6 +795,7 @@ fn blank(target: &str, kind: DependencyKind, reason: Option<&str>) -> Dependency
         setup: Vec::new(),
         teardown: Vec::new(),
         scheme: None,
+        rejects_with: None,
         depends_on: Vec::new(),
         parameters: Vec::new(),
         reason: reason.map(str::to_string),

@@ -292,6 +292,10 @@ pub struct Dependency {
     /// For a security scheme: its class (`OAuth2PasswordBearer`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
+    /// The status (401 or 403) of an `HTTPException` the dependency raises
+    /// itself: an authentication or permission check written by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_with: Option<u16>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<DependencyUse>,
     /// Request parameters it reads itself (headers, query, ...).
