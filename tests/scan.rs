@@ -703,3 +703,280 @@ fn a_django_projects_manage_py_folder_is_a_root_but_any_manage_py_is_not() {
         "top_level"
     )));
 }
+
+/// `(module, resolution, to-or-package)` of the imports of one file.
+fn imports_of(report: &Value, from: &str) -> Vec<(String, String, String)> {
+    select(&report["imports"], "from", from)
+        .into_iter()
+        .map(|e| {
+            (
+                e["module"].as_str().unwrap().to_string(),
+                e["resolution"].as_str().unwrap().to_string(),
+                e["to"]
+                    .as_str()
+                    .or(e["package"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn triple(module: &str, resolution: &str, to: &str) -> (String, String, String) {
+    (module.into(), resolution.into(), to.into())
+}
+
+#[test]
+fn a_module_inside_a_package_does_not_import_itself_by_its_bare_name() {
+    let r = report_json(&fixture("imports/self_shadow"), &[]);
+    // `import yaml` in `app/helpers/yaml.py` is PyYAML: Python 3 looks it up
+    // on `sys.path`, where only the root is, not the file's own folder.
+    assert_eq!(
+        imports_of(&r, "app/helpers/yaml.py"),
+        [triple("yaml", "third_party", "yaml")]
+    );
+    // A module of that name at the root is what the import finds.
+    assert_eq!(
+        imports_of(&r, "app/helpers/settings.py"),
+        [triple("settings", "first_party", "settings.py")]
+    );
+    // A script outside any package still finds its neighbours, as
+    // `python scripts/nightly.py` would.
+    assert_eq!(
+        imports_of(&r, "scripts/nightly.py"),
+        [triple("job_steps", "first_party", "scripts/job_steps.py")]
+    );
+    assert_eq!(r["summary"]["unresolved_imports"], 0);
+}
+
+#[test]
+fn dot_output_and_summary_agree_that_a_self_import_is_no_edge() {
+    let r = report_json(&fixture("imports/self_shadow"), &[]);
+    // The import is still listed in the report...
+    assert!(edges(&r).contains(&edge(
+        "app/main.py",
+        5,
+        "app/main.py",
+        "first_party",
+        "function"
+    )));
+    // ...but neither the summary nor the DOT graph count it as an edge.
+    let out = explore()
+        .arg(fixture("imports/self_shadow"))
+        .args(["--format", "dot", "--quiet"])
+        .output()
+        .unwrap();
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(!dot.contains("\"app/main.py\" -> \"app/main.py\""), "{dot}");
+    let arrows = dot.lines().filter(|l| l.contains(" -> ")).count();
+    assert_eq!(
+        arrows as u64,
+        r["summary"]["first_party_edges"].as_u64().unwrap()
+    );
+    assert_eq!(arrows, 3, "{dot}");
+}
+
+#[test]
+fn src_folders_holding_pep420_namespace_portions_are_the_roots() {
+    let r = report_json(&fixture("imports/namespace_pep420"), &[]);
+    assert_eq!(
+        r["roots"],
+        serde_json::json!([
+            "libs/audit/src",
+            "libs/ledger/src",
+            "svc",
+            "tools/src/runner"
+        ])
+    );
+    let names = module_names(&r);
+    for (path, module) in [
+        (
+            "libs/ledger/src/acme/ledger/entries.py",
+            "acme.ledger.entries",
+        ),
+        ("libs/audit/src/acme/audit/__init__.py", "acme.audit"),
+        ("libs/audit/src/acme/audit/trail.py", "acme.audit.trail"),
+        // A folder in `src/` that the code does not name is no namespace:
+        // its packages keep their own top-level names.
+        ("tools/src/runner/job/steps.py", "job.steps"),
+    ] {
+        assert!(
+            names.contains(&(path.to_string(), module.to_string())),
+            "{path} should be {module}: {names:?}"
+        );
+    }
+    assert_eq!(
+        imports_of(&r, "svc/main.py"),
+        [
+            triple(
+                "acme.ledger.entries",
+                "first_party",
+                "libs/ledger/src/acme/ledger/entries.py"
+            ),
+            triple(
+                "acme.audit.trail",
+                "first_party",
+                "libs/audit/src/acme/audit/trail.py"
+            ),
+        ]
+    );
+    assert_eq!(
+        imports_of(&r, "libs/ledger/src/acme/ledger/entries.py"),
+        [triple(
+            "acme.audit.trail",
+            "first_party",
+            "libs/audit/src/acme/audit/trail.py"
+        )]
+    );
+    assert_eq!(r["summary"]["unresolved_imports"], 0);
+}
+
+#[test]
+fn a_namespace_split_with_pkgutil_is_named_from_every_portion() {
+    let r = report_json(&fixture("imports/namespace_pkgutil"), &[]);
+    assert_eq!(
+        r["roots"],
+        serde_json::json!(["libs/billing/src", "libs/core/src", "plugins", "svc"])
+    );
+    let names = module_names(&r);
+    for (path, module) in [
+        ("libs/core/src/acme/__init__.py", "acme"),
+        ("libs/core/src/acme/core/clock.py", "acme.core.clock"),
+        (
+            "libs/billing/src/acme/billing/invoices.py",
+            "acme.billing.invoices",
+        ),
+        // Not in a `src/` folder, but `acme` is the namespace another
+        // distribution declares with `pkgutil.extend_path`.
+        ("plugins/acme/reports/pdf.py", "acme.reports.pdf"),
+    ] {
+        assert!(
+            names.contains(&(path.to_string(), module.to_string())),
+            "{path} should be {module}: {names:?}"
+        );
+    }
+    assert_eq!(
+        imports_of(&r, "svc/main.py"),
+        [
+            triple(
+                "acme.billing.invoices",
+                "first_party",
+                "libs/billing/src/acme/billing/invoices.py"
+            ),
+            triple(
+                "acme.reports.pdf",
+                "first_party",
+                "plugins/acme/reports/pdf.py"
+            ),
+        ]
+    );
+    assert_eq!(
+        imports_of(&r, "plugins/acme/reports/pdf.py"),
+        [triple(
+            "acme.billing.invoices",
+            "first_party",
+            "libs/billing/src/acme/billing/invoices.py"
+        )]
+    );
+    assert_eq!(r["summary"]["unresolved_imports"], 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_not_followed_are_listed_as_skipped() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::create_dir_all(p.join("app")).unwrap();
+    fs::create_dir_all(p.join("shared")).unwrap();
+    fs::write(p.join("real.py"), "x = 1\n").unwrap();
+    fs::write(p.join("shared/tool.py"), "y = 2\n").unwrap();
+    symlink("../real.py", p.join("app/linked.py")).unwrap();
+    symlink("../shared", p.join("app/lib")).unwrap();
+    symlink(p.join("nowhere.py"), p.join("app/dangling.py")).unwrap();
+
+    let status = |r: &Value, path: &str| {
+        let f = select(&r["files"], "path", path);
+        assert_eq!(f.len(), 1, "{path} is listed once: {:#?}", r["files"]);
+        (
+            f[0]["status"].as_str().unwrap().to_string(),
+            f[0]["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let r = report_json(p, &[]);
+    let (s, reason) = status(&r, "app/linked.py");
+    assert_eq!(s, "skipped");
+    assert!(reason.contains("symbolic link"), "{reason}");
+    assert!(reason.contains("--follow-links"), "{reason}");
+    let (s, reason) = status(&r, "app/dangling.py");
+    assert_eq!(s, "skipped");
+    assert!(reason.contains("broken symbolic link"), "{reason}");
+    let lib = select(&r["skipped_dirs"], "path", "app/lib");
+    assert_eq!(lib.len(), 1, "{:#?}", r["skipped_dirs"]);
+    assert!(
+        lib[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--follow-links")
+    );
+    assert_eq!(r["summary"]["files"], 4);
+    validate(&r);
+
+    // Followed, the links are read; the one that leads nowhere is still
+    // listed, with the reason.
+    let r = report_json(p, &["--follow-links"]);
+    assert_eq!(status(&r, "app/linked.py").0, "analyzed");
+    assert_eq!(status(&r, "app/lib/tool.py").0, "analyzed");
+    let (s, reason) = status(&r, "app/dangling.py");
+    assert_eq!(s, "skipped");
+    assert!(reason.contains("broken symbolic link"), "{reason}");
+    validate(&r);
+}
+
+#[test]
+fn thread_counts_above_the_limit_are_a_usage_error() {
+    let out = explore()
+        .arg(fixture("imports/cycle"))
+        .args(["--quiet", "-j", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("100000"), "{err}");
+    assert!(errors[0].contains("1024"), "{err}");
+    let ok = explore()
+        .arg(fixture("imports/cycle"))
+        .args(["--quiet", "--format", "json", "-j", "1024"])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+}
+
+#[test]
+fn an_unknown_route_method_is_a_usage_error() {
+    let out = explore()
+        .args(["routes"])
+        .arg(fixture("backend"))
+        .args(["--quiet", "--method", "FOO"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("FOO"), "{err}");
+    assert!(errors[0].contains("not an HTTP method"), "{err}");
+    for method in ["get", "POST", "ws", "websocket", "mount"] {
+        let ok = explore()
+            .args(["routes"])
+            .arg(fixture("backend"))
+            .args(["--quiet", "--method", method])
+            .output()
+            .unwrap();
+        assert_eq!(ok.status.code(), Some(0), "{method}");
+    }
+}

@@ -75,13 +75,47 @@ pub struct RoutesArgs {
     /// Write the table to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Only routes answering METHOD (case-insensitive; `ws` or `websocket`
-    /// for websockets, `mount` for mounts). Repeatable.
-    #[arg(long, value_name = "METHOD")]
+    /// Only routes answering METHOD: an HTTP method (GET, POST, PUT, PATCH,
+    /// DELETE, OPTIONS, HEAD, TRACE, CONNECT), `ws` or `websocket` for
+    /// websockets, `mount` for mounts; case-insensitive. Repeatable.
+    #[arg(long, value_name = "METHOD", value_parser = route_method)]
     pub method: Vec<String>,
     /// Only routes whose full path starts with PREFIX.
     #[arg(long, value_name = "PREFIX")]
     pub path_prefix: Option<String>,
+}
+
+/// The most worker threads `-j` accepts. The scan is bound by the cores it
+/// runs on; far more threads than that only cost memory (each has its own
+/// stack), and a mistyped huge number could exhaust the machine.
+pub const MAX_THREADS: u64 = 1024;
+
+/// What `--method` accepts, upper-cased: a route filter naming anything
+/// else would silently match nothing.
+fn route_method(value: &str) -> Result<String, String> {
+    const KNOWN: &[&str] = &[
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "OPTIONS",
+        "HEAD",
+        "TRACE",
+        "CONNECT",
+        "WS",
+        "WEBSOCKET",
+        "MOUNT",
+    ];
+    let upper = value.to_ascii_uppercase();
+    if KNOWN.contains(&upper.as_str()) {
+        Ok(upper)
+    } else {
+        Err(format!(
+            "not an HTTP method, `ws`/`websocket` or `mount` (one of {})",
+            KNOWN.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -150,8 +184,9 @@ pub struct ScanArgs {
     /// Follow symbolic links.
     #[arg(long)]
     pub follow_links: bool,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads, at most 1024 (default, or 0: one per core).
+    #[arg(long, short = 'j', value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_THREADS))]
     pub threads: Option<usize>,
     /// No progress bar.
     #[arg(long, short = 'q')]

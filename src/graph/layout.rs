@@ -57,7 +57,18 @@ impl Layout {
     /// `entry_dirs` are folders a program is started from with the folder
     /// itself on `sys.path` (a Django project's `manage.py`): roots even
     /// inside a package.
-    pub fn detect(paths: &[String], user_roots: &[String], entry_dirs: &HashSet<String>) -> Layout {
+    ///
+    /// `portions` are folders without `__init__.py` that are PEP 420
+    /// namespace package portions holding packages (`src/ns/` above
+    /// `src/ns/pkg/__init__.py`): the climb to the top-most package goes
+    /// through them, so the root is `src` and the package `ns.pkg`. See
+    /// [`Layout::namespace_portions`] for how they are found.
+    pub fn detect(
+        paths: &[String],
+        user_roots: &[String],
+        entry_dirs: &HashSet<String>,
+        portions: &HashSet<String>,
+    ) -> Layout {
         let files: HashSet<String> = paths.iter().cloned().collect();
         let mut dirs = HashSet::new();
         for p in paths {
@@ -87,7 +98,9 @@ impl Layout {
         let package_top = |dir: &'_ str| -> String {
             let mut top = dir.to_string();
             loop {
-                while is_pkg(parent(&top)) && !is_entry(parent(&top)) {
+                while (is_pkg(parent(&top)) || portions.contains(parent(&top)))
+                    && !is_entry(parent(&top))
+                {
                     top = parent(&top).to_string();
                 }
                 if is_entry(parent(&top)) {
@@ -211,6 +224,95 @@ impl Layout {
         }
     }
 
+    /// Folders without `__init__.py` that hold top-level packages and are
+    /// really namespace package portions, to be passed back to
+    /// [`Layout::detect`].
+    ///
+    /// A root `R` (a folder without `__init__.py` holding packages `T`) is
+    /// taken as a portion of namespace `basename(R)` when the code names
+    /// its packages that way (`imported` are the absolute imports of the
+    /// scan: more of them start with `R.T` than with `T`), and the folder
+    /// looks like one: it sits directly in a `src/` folder (the src layout,
+    /// where `src/` is what goes on `sys.path`), or another root has a
+    /// top-level package of the same name (a namespace split over several
+    /// distributions, with `pkgutil.extend_path` or without `__init__.py`).
+    /// Both conditions are needed: a service folder such as `backend/` above
+    /// `backend/app/` is named `app` by its own code, not `backend.app`.
+    pub fn namespace_portions<'a>(
+        &self,
+        imported: impl IntoIterator<Item = &'a str>,
+    ) -> HashSet<String> {
+        // Per candidate folder: its top-level packages.
+        let mut tops: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for m in self.modules.values() {
+            if m.is_package && !m.root.is_empty() && !m.name.contains('.') {
+                tops.entry(m.root.as_str())
+                    .or_default()
+                    .push(m.name.as_str());
+            }
+        }
+        let top_names: BTreeMap<&str, Vec<&str>> =
+            self.modules.values().fold(BTreeMap::new(), |mut acc, m| {
+                if !m.name.contains('.') {
+                    acc.entry(m.name.as_str())
+                        .or_default()
+                        .push(m.root.as_str());
+                }
+                acc
+            });
+        let is_pkg = |dir: &str| {
+            self.files.contains(&join(dir, "__init__.py"))
+                || self.files.contains(&join(dir, "__init__.pyi"))
+        };
+        let folder_name = |dir: &str| dir.rsplit('/').next().unwrap_or("").to_string();
+        tops.retain(|root, _| {
+            if is_pkg(root) {
+                return false;
+            }
+            let up = parent(root);
+            let in_src = !up.is_empty() && folder_name(up) == "src" && !is_pkg(up);
+            let shared = top_names
+                .get(folder_name(root).as_str())
+                .is_some_and(|roots| roots.iter().any(|r| r != root));
+            in_src || shared
+        });
+        if tops.is_empty() {
+            return HashSet::new();
+        }
+        // Votes per candidate: imports through the namespace name, and
+        // imports of its packages by their bare name.
+        let mut long: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut short: BTreeMap<&str, usize> = BTreeMap::new();
+        let starts = |module: &str, name: &str| {
+            module == name
+                || module
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        let names: Vec<(&str, String, &str)> = tops
+            .iter()
+            .flat_map(|(root, packages)| {
+                let ns = folder_name(root);
+                packages
+                    .iter()
+                    .map(move |t| (*root, format!("{ns}.{t}"), *t))
+            })
+            .collect();
+        for module in imported {
+            for (root, through_ns, bare) in &names {
+                if starts(module, through_ns) {
+                    *long.entry(root).or_default() += 1;
+                } else if starts(module, bare) {
+                    *short.entry(root).or_default() += 1;
+                }
+            }
+        }
+        tops.keys()
+            .filter(|r| long.get(*r).copied().unwrap_or(0) > short.get(*r).copied().unwrap_or(0))
+            .map(|r| r.to_string())
+            .collect()
+    }
+
     pub fn has_file(&self, path: &str) -> bool {
         self.files.contains(path)
     }
@@ -268,7 +370,7 @@ mod tests {
 
     fn names(paths: &[&str]) -> Vec<(String, String)> {
         let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
-        let l = Layout::detect(&paths, &[], &HashSet::new());
+        let l = Layout::detect(&paths, &[], &HashSet::new(), &HashSet::new());
         l.modules
             .iter()
             .map(|(p, m)| (p.clone(), m.name.clone()))

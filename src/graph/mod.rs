@@ -81,12 +81,23 @@ impl Program {
             })
             .map(|(p, _)| layout::parent(p).to_string())
             .collect();
-        let mut layout = Layout::detect(&paths, user_roots, &entry_dirs);
+        let mut portions = HashSet::new();
+        let mut layout = Layout::detect(&paths, user_roots, &entry_dirs, &portions);
         if user_roots.is_empty() {
+            let imported = entries
+                .iter()
+                .filter_map(|(_, o)| o.facts.as_ref())
+                .flat_map(|f| f.imports.iter())
+                .filter(|i| i.level == 0)
+                .map(|i| i.module.as_str());
+            portions = layout.namespace_portions(imported);
+            if !portions.is_empty() {
+                layout = Layout::detect(&paths, user_roots, &entry_dirs, &portions);
+            }
             let inferred = inferred_roots(&layout, &entries);
             if !inferred.is_empty() {
                 entry_dirs.extend(inferred);
-                layout = Layout::detect(&paths, user_roots, &entry_dirs);
+                layout = Layout::detect(&paths, user_roots, &entry_dirs, &portions);
             }
         }
         let mut files = Vec::with_capacity(entries.len());

@@ -50,6 +50,9 @@ pub fn build(program: &Program) -> ModuleGraph {
         let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
             continue;
         };
+        // A module importing itself (`from pkg import x` inside
+        // `pkg/__init__.py`) is no edge: it cannot close a cycle or add to
+        // fan-in. The DOT output leaves it out the same way.
         if *to == e.from {
             continue;
         }

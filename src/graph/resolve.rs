@@ -145,6 +145,13 @@ fn resolve_one(
 /// Folders an absolute import is looked up under, first the importing
 /// file's own root, then every other root, then (for a loose script) its
 /// own folder, as `python script.py` would.
+///
+/// Python 3 has no implicit relative imports: a module that belongs to a
+/// regular package (a folder between its root and itself has an
+/// `__init__.py`) is imported through a root, never run from its own
+/// folder, so `import validators` in `app/utils/validators.py` means the
+/// top-level `validators`, not the file itself. Only a file outside any
+/// regular package may be a script whose folder is on `sys.path`.
 fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
     let mut bases = vec![me.root.clone()];
     for r in &layout.roots {
@@ -153,12 +160,24 @@ fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
         }
     }
     let own = parent(from).to_string();
-    let in_package =
-        layout.has_file(&join(&own, "__init__.py")) || layout.has_file(&join(&own, "__init__.pyi"));
-    if !in_package && !bases.contains(&own) {
+    if !in_regular_package(layout, from, me) && !bases.contains(&own) {
         bases.push(own);
     }
     bases
+}
+
+/// Whether the file belongs to a regular package: some folder between its
+/// root and the file has an `__init__.py` (its own, or one above it, as
+/// with a namespace folder inside a package).
+fn in_regular_package(layout: &Layout, from: &str, me: &ModuleName) -> bool {
+    let mut d = parent(from);
+    while d.len() > me.root.len() {
+        if layout.has_file(&join(d, "__init__.py")) || layout.has_file(&join(d, "__init__.pyi")) {
+            return true;
+        }
+        d = parent(d);
+    }
+    false
 }
 
 /// Tries to place `imp` below `base`, pushing its edges when it can.

@@ -19,7 +19,10 @@ pub fn write(report: &Report) -> String {
         let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
             continue;
         };
-        if !seen.insert((&e.from, to)) {
+        // A module importing itself (`from pkg import x` in `pkg/__init__.py`)
+        // is no edge of the module graph: the summary's `first_party_edges`
+        // leaves it out too, and the import is still listed in the report.
+        if *to == e.from || !seen.insert((&e.from, to)) {
             continue;
         }
         let style = match e.kind {

@@ -24,7 +24,9 @@ pub struct SourceFile {
     /// Relative to the analysed root, `/`-separated.
     pub rel: String,
     pub abs: PathBuf,
-    /// Set when the file matched `--exclude`.
+    /// Why the file is listed as skipped instead of read: it matched
+    /// `--exclude`, is test code, or is a symbolic link that is not
+    /// followed or leads nowhere.
     pub excluded: Option<String>,
 }
 
@@ -109,21 +111,61 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
     });
 
     let mut files = Vec::new();
+    let mut unentered = Vec::new();
     for entry in builder.build() {
         let entry = match entry {
             Ok(e) => e,
-            // Unreadable directories and broken links: the walk goes on.
-            Err(_) => continue,
+            // Unreadable folders and broken links: the walk goes on, and
+            // what could not be entered or read is reported.
+            Err(err) => {
+                let (path, reason) = walk_error(&err);
+                let path = path.unwrap_or_else(|| root.to_path_buf());
+                let rel = relative(root, &path);
+                if is_python(&path) && !path.is_dir() {
+                    files.push(SourceFile {
+                        rel,
+                        abs: path,
+                        excluded: Some(reason),
+                    });
+                } else {
+                    unentered.push(SkippedDir {
+                        path: if rel.is_empty() { ".".into() } else { rel },
+                        reason,
+                    });
+                }
+                continue;
+            }
         };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
+        let path = entry.path();
+        // Without `--follow-links` the walk does not look behind links:
+        // they are listed, so a linked module or folder is not lost
+        // without a word.
+        if entry.path_is_symlink() && entry.file_type().is_some_and(|t| t.is_symlink()) {
+            let target = std::fs::metadata(path);
+            let rel = relative(root, path);
+            match target {
+                Ok(meta) if meta.is_dir() => unentered.push(SkippedDir {
+                    path: rel,
+                    reason: "symbolic link to a folder, not followed (--follow-links follows it)"
+                        .into(),
+                }),
+                Ok(_) if is_python(path) => files.push(SourceFile {
+                    rel,
+                    abs: path.to_path_buf(),
+                    excluded: Some(
+                        "symbolic link, not followed (--follow-links follows it)".into(),
+                    ),
+                }),
+                Err(_) if is_python(path) => files.push(SourceFile {
+                    rel,
+                    abs: path.to_path_buf(),
+                    excluded: Some("broken symbolic link: its target does not exist".into()),
+                }),
+                _ => {}
+            }
             continue;
         }
-        let path = entry.path();
-        let is_py = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e == "py" || e == "pyi");
-        if !is_py {
+        if !entry.file_type().is_some_and(|t| t.is_file()) || !is_python(path) {
             continue;
         }
         let rel = relative(root, path);
@@ -140,11 +182,51 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovered, ignor
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
     let mut skipped_dirs =
         std::mem::take(&mut *skipped.lock().expect("no panics while holding the lock"));
+    skipped_dirs.extend(unentered);
     skipped_dirs.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Discovered {
         files,
         skipped_dirs,
     })
+}
+
+fn is_python(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e == "py" || e == "pyi")
+}
+
+/// The path a walk error is about, if it names one, and the reason in
+/// words for the report.
+fn walk_error(err: &ignore::Error) -> (Option<PathBuf>, String) {
+    match err {
+        ignore::Error::WithPath { path, err } => {
+            let (inner, reason) = walk_error(err);
+            (inner.or_else(|| Some(path.clone())), reason)
+        }
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error(err)
+        }
+        ignore::Error::Partial(errs) => match errs.first() {
+            Some(first) => walk_error(first),
+            None => (None, err.to_string()),
+        },
+        ignore::Error::Loop { child, .. } => (
+            Some(child.clone()),
+            "symbolic link loop: it leads back to a folder above it".into(),
+        ),
+        ignore::Error::Io(e) => {
+            let reason = match e.kind() {
+                std::io::ErrorKind::PermissionDenied => "cannot read: permission denied".into(),
+                std::io::ErrorKind::NotFound => {
+                    "broken symbolic link: its target does not exist".into()
+                }
+                _ => format!("cannot read: {e}"),
+            };
+            (None, reason)
+        }
+        other => (None, other.to_string()),
+    }
 }
 
 /// Whether a file is test code by the conventions pytest and unittest
