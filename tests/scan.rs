@@ -554,6 +554,8 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "services_forms",
         "fastapi_loops",
         "celery_wrappers",
+        "celery_decorators",
+        "celery_current_app",
         "two_services",
         "django_celery",
         "flow_forms",

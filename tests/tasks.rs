@@ -725,3 +725,163 @@ fn beat_entries_merged_from_another_dict_are_followed() {
         ]
     );
 }
+
+#[test]
+fn project_decorators_that_make_tasks_register_the_decorated_function() {
+    let report = report_json(&fixture("celery_decorators"), &[]);
+    assert_eq!(
+        tasks(&report),
+        vec![
+            t(
+                "relay.decorators.runner",
+                "relay.decorators:bare_task.__call__.<locals>.runner",
+                "relay-default",
+                "shared_task"
+            ),
+            t(
+                "relay.jobs.notify",
+                "relay.jobs:notify",
+                "relay-default",
+                "shared_task"
+            ),
+            t(
+                "relay.jobs.mirror",
+                "relay.jobs:mirror",
+                "side-bound",
+                "app.task"
+            ),
+            t(
+                "relay.jobs.process_notification",
+                "relay.jobs:process_notification",
+                "guarded",
+                "shared_task"
+            ),
+        ]
+    );
+    // `def deco(func): return shared_task(**opts)(func)` inside a factory:
+    // the options given at use reach the task.
+    let notify = task(&report, "relay.jobs.notify");
+    assert_eq!(notify["via"], "relay.decorators:with_retries");
+    assert_eq!(
+        notify["options"],
+        serde_json::json!([{"name": "max_retries", "value": "3"}])
+    );
+    // `def on_side(func): return side.task(bind=True, queue=...)(func)`.
+    let mirror = task(&report, "relay.jobs.mirror");
+    assert_eq!(mirror["via"], "relay.decorators:on_side");
+    assert_eq!(mirror["app"], "relay.side:side");
+    // A class whose `__call__` registers an inner function that copies the
+    // decorated function's name with `functools.wraps`.
+    let guarded = task(&report, "relay.jobs.process_notification");
+    assert_eq!(guarded["via"], "relay.decorators:guarded_task");
+    assert_eq!(guarded["line"], 15);
+    assert_eq!(
+        guarded["options"],
+        serde_json::json!([
+            {"name": "max_retries", "value": "5"},
+            {"name": "queue", "value": "\"guarded\""}
+        ])
+    );
+    // Without `wraps`, the inner function keeps its own name, and the
+    // decorated function is bound to that task.
+    assert_eq!(
+        task(&report, "relay.decorators.runner")["enqueued_at"],
+        serde_json::json!(["relay/web.py:8"])
+    );
+    assert_eq!(
+        sends(&report, "relay/web.py"),
+        vec![
+            s(5, "delay", "relay.jobs.notify", "relay.web:handle"),
+            s(6, "apply_async", "relay.jobs.mirror", "relay.web:handle"),
+            s(
+                7,
+                "delay",
+                "relay.jobs.process_notification",
+                "relay.web:handle"
+            ),
+            s(8, "delay", "relay.decorators.runner", "relay.web:handle"),
+        ]
+    );
+    assert!(
+        report["enqueues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["task_found"] == true)
+    );
+}
+
+#[test]
+fn configuration_objects_are_read_through_instances_and_class_paths() {
+    let report = report_json(&fixture("celery_decorators"), &[]);
+    let apps = report["celery_apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 3);
+    // `config_from_object(settings, namespace="CELERY")`, `settings =
+    // Settings()`: the class attributes, its base's included, with the
+    // prefix stripped.
+    let relay = &apps[0];
+    assert_eq!(relay["object"], "relay.app:relay");
+    assert_eq!(relay["default_queue"], "relay-default");
+    assert_eq!(relay["broker"]["value"]["value"], "redis://broker:6379/0");
+    assert_eq!(relay["broker"]["file"], "relay/config.py");
+    assert_eq!(relay["broker"]["line"], 2);
+    assert_eq!(
+        relay["result_backend"]["value"]["value"],
+        "redis://broker:6379/1"
+    );
+    assert_eq!(relay["config_from"][0]["path"], "relay/config.py");
+    assert!(
+        relay["config"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["key"] != "unrelated")
+    );
+    // `"relay.config.SideSettings"`: a module path and a class in it.
+    let side = &apps[1];
+    assert_eq!(side["object"], "relay.side:side");
+    assert_eq!(side["default_queue"], "side-default");
+    assert_eq!(side["config_from"][0]["path"], "relay/config.py");
+    // An object chosen at run time: the default queue is not Celery's.
+    let vague = &apps[2];
+    assert_eq!(vague["object"], "relay.vague:vague");
+    assert_eq!(vague["default_queue"], "{?}");
+    assert_eq!(
+        vague["default_queue_note"],
+        "`config_from_object(chosen)` at relay/vague.py:6 may set it, and the \
+         configuration object is only known at run time"
+    );
+    assert_eq!(
+        vague["config_from"][0]["reason"],
+        "the configuration object is only known at run time"
+    );
+}
+
+#[test]
+fn a_configured_current_app_stands_for_the_app() {
+    let report = report_json(&fixture("celery_current_app"), &[]);
+    let apps = report["celery_apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0]["object"], "celery:current_app");
+    assert_eq!(apps[0]["file"], "svc/worker.py");
+    assert_eq!(apps[0]["line"], 8);
+    assert_eq!(apps[0]["config_from"][0]["namespace"], "CELERY");
+    // `settings = get_settings()` picks its class at run time: the default
+    // queue is unknown rather than Celery's `celery`.
+    assert_eq!(apps[0]["default_queue"], "{?}");
+    assert_eq!(
+        tasks(&report),
+        vec![
+            t("svc.tasks.ping", "svc.tasks:ping", "{?}", "shared_task"),
+            t("svc.tasks.pong", "svc.tasks:pong", "replies", "app.task"),
+        ]
+    );
+    assert_eq!(task(&report, "svc.tasks.pong")["app"], "celery:current_app");
+    assert_eq!(
+        sends(&report, "svc/tasks.py"),
+        vec![
+            s(15, "delay", "svc.tasks.ping", "svc.tasks:kick"),
+            s(16, "delay", "svc.tasks.pong", "svc.tasks:kick"),
+        ]
+    );
+}

@@ -3,9 +3,11 @@
 //! Configuration reaches an app in several ways, all read here: the
 //! constructor (`broker=`, `backend=`, `include=`), `app.conf.update(...)`,
 //! `app.conf.key = value`, `app.conf["key"] = value`, and
-//! `app.config_from_object(...)` naming a first-party module or class
-//! (with a `namespace`, only `NAMESPACE_`-prefixed names count, which is
-//! how Django projects configure Celery). Old upper-case names such as
+//! `app.config_from_object(...)` naming a first-party module, class or
+//! instance of a class (with a `namespace`, only `NAMESPACE_`-prefixed
+//! names count, which is how Django projects configure Celery). A program
+//! with no `Celery(...)` that configures `celery.current_app` gets that as
+//! its app. Old upper-case names such as
 //! `CELERYBEAT_SCHEDULE` are mapped to the lower-case ones.
 
 use crate::graph::values::StrValue;
@@ -113,11 +115,108 @@ pub fn find(program: &Program) -> Vec<AppInfo> {
             }
         }
     }
+    if apps.is_empty()
+        && let Some(site) = configured_current_app(program)
+    {
+        apps.push(site);
+    }
     if apps.is_empty() {
         return apps;
     }
     configure(program, &mut apps);
     apps
+}
+
+/// `celery.current_app` under the paths it is imported from.
+const CURRENT_APP: [&str; 3] = [
+    "celery.current_app",
+    "celery._state.current_app",
+    "celery.app.current_app",
+];
+
+/// The object name given to `celery.current_app` when it stands in for an
+/// app.
+const CURRENT_APP_OBJECT: &str = "celery:current_app";
+
+/// Whether `expr` is `celery.current_app`, directly or through local
+/// aliases (`worker = current_app`).
+fn is_current_app<'p>(program: &'p Program, file: usize, scope: u32, expr: &'p Expr) -> bool {
+    let (mut file, mut scope, mut expr) = (file, scope, expr);
+    for _ in 0..MAX_DEPTH {
+        match program.resolve(file, scope, expr) {
+            Target::External(p) => return CURRENT_APP.contains(&p.as_str()),
+            Target::Value {
+                file: f,
+                scope: s,
+                value: v @ (Expr::Name(_) | Expr::Attr(..)),
+                ..
+            } => (file, scope, expr) = (f, s, v),
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A program that builds no `Celery(...)` but configures `celery.current_app`
+/// (`current_app.config_from_object(...)`, `current_app.conf.update(...)`,
+/// `current_app.conf.key = ...`) configures the app a worker creates: it is
+/// listed as `celery:current_app`, placed at the first such configuration.
+fn configured_current_app(program: &Program) -> Option<AppInfo> {
+    for (file, record, facts) in program.analyzed() {
+        for (si, sc) in facts.scopes.iter().enumerate() {
+            let si = si as u32;
+            for st in &sc.stmts {
+                let (line, app) = match st {
+                    Stmt::Call { call, .. } => match &call.func {
+                        Expr::Attr(base, m) if m == "config_from_object" => (call.line, &**base),
+                        Expr::Attr(base, m) if m == "update" => match &**base {
+                            Expr::Attr(app, c) if c == "conf" => (call.line, &**app),
+                            _ => continue,
+                        },
+                        _ => continue,
+                    },
+                    Stmt::Assign { line, targets, .. } => {
+                        let Some(app) = targets.iter().find_map(|t| match t {
+                            Expr::Attr(conf, _) => match &**conf {
+                                Expr::Attr(app, c) if c == "conf" => Some(&**app),
+                                _ => None,
+                            },
+                            _ => None,
+                        }) else {
+                            continue;
+                        };
+                        (*line, app)
+                    }
+                    _ => continue,
+                };
+                if !is_current_app(program, file, si, app) {
+                    continue;
+                }
+                return Some(AppInfo {
+                    file,
+                    scope: si,
+                    line,
+                    entry: CeleryApp {
+                        object: CURRENT_APP_OBJECT.into(),
+                        file: record.path.clone(),
+                        line,
+                        main: None,
+                        broker: None,
+                        result_backend: None,
+                        config_from: Vec::new(),
+                        config: Vec::new(),
+                        includes: Vec::new(),
+                        autodiscover: Vec::new(),
+                        task_routes: Vec::new(),
+                        default_queue: "celery".into(),
+                        default_queue_note: None,
+                    },
+                    beat: Vec::new(),
+                });
+            }
+        }
+    }
+    None
 }
 
 /// Constructor keywords under their setting names.
@@ -169,6 +268,9 @@ pub fn app_of(
         return None;
     }
     match program.resolve(file, scope, expr) {
+        Target::External(p) if CURRENT_APP.contains(&p.as_str()) => apps
+            .iter()
+            .position(|a| a.entry.object == CURRENT_APP_OBJECT),
         Target::Value {
             file: f,
             scope: s,
@@ -310,6 +412,9 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
     }
     // The constructor's own keywords count too, and go first.
     for app in apps.iter_mut() {
+        if app.entry.object == CURRENT_APP_OBJECT {
+            continue;
+        }
         let Some(call) = constructor(program, app) else {
             continue;
         };
@@ -437,13 +542,22 @@ fn config_from_object(program: &Program, app: &mut AppInfo, file: usize, scope: 
                 django_settings(program, app, namespace.as_deref());
                 return;
             }
+            // Without `:`, Celery first imports the whole path as a module,
+            // then falls back to an attribute of its parent module
+            // (`"proj.config.Settings"`).
+            let (module, attr) = match (program.module_file_for(file, &module), attr) {
+                (None, None) => match module.rsplit_once('.') {
+                    Some((m, a)) if program.module_file_for(file, m).is_some() => {
+                        (m.to_string(), Some(a.to_string()))
+                    }
+                    _ => (module, None),
+                },
+                (_, attr) => (module, attr),
+            };
             match program.module_file_for(file, &module) {
                 Some(m) => match attr {
                     None => Some((m, 0)),
-                    Some(a) => match program.lookup_module(m, &a, 0) {
-                        Target::Def { file: f, scope: s } => Some((f, s)),
-                        _ => None,
-                    },
+                    Some(a) => settings_holder(program, program.lookup_module(m, &a, 0)),
                 },
                 None => {
                     source.reason = Some(format!("`{module}` is not in the analysed code"));
@@ -451,11 +565,19 @@ fn config_from_object(program: &Program, app: &mut AppInfo, file: usize, scope: 
                 }
             }
         }
-        _ => match program.resolve(file, scope, obj) {
-            Target::Module(m) => Some((m, 0)),
-            Target::Def { file: f, scope: s } => Some((f, s)),
-            _ => {
-                source.reason = Some("the configuration object is only known at run time".into());
+        _ => match settings_holder(program, program.resolve(file, scope, obj)) {
+            Some(held) => Some(held),
+            None => {
+                let reason = "the configuration object is only known at run time";
+                source.reason = Some(reason.into());
+                // Whatever it sets is unknown, the default queue included.
+                app.entry.default_queue = "{?}".into();
+                app.entry.default_queue_note = Some(format!(
+                    "`config_from_object({})` at {}:{} may set it, and {reason}",
+                    render_expr(obj),
+                    source.file,
+                    source.line
+                ));
                 None
             }
         },
@@ -466,6 +588,34 @@ fn config_from_object(program: &Program, app: &mut AppInfo, file: usize, scope: 
         read_settings(program, app, f, s, namespace.as_deref());
     } else {
         app.entry.config_from.push(source);
+    }
+}
+
+/// The module or class body whose names `target` reads as settings: a
+/// module, a class, or an instance of a first-party class (whose class
+/// attributes are what the instance shows).
+fn settings_holder(program: &Program, target: Target) -> Option<(usize, u32)> {
+    match target {
+        Target::Module(m) => Some((m, 0)),
+        Target::Def { file: f, scope: s } => Some((f, s)),
+        Target::Value {
+            file: f,
+            scope: s,
+            value: Expr::Call(c),
+            ..
+        } => match program.resolve(f, s, &c.func) {
+            Target::Def {
+                file: cf,
+                scope: cs,
+            } if program
+                .scope(cf, cs)
+                .is_some_and(|sc| sc.kind == ScopeKind::Class) =>
+            {
+                Some((cf, cs))
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -510,9 +660,37 @@ fn read_settings(
     scope: u32,
     namespace: Option<&str>,
 ) {
+    read_body(program, app, file, scope, namespace, 0);
+}
+
+fn read_body(
+    program: &Program,
+    app: &mut AppInfo,
+    file: usize,
+    scope: u32,
+    namespace: Option<&str>,
+    depth: u32,
+) {
     let Some(sc) = program.scope(file, scope) else {
         return;
     };
+    // A class shows the attributes of its first-party bases too; its own
+    // come last so that they win.
+    if sc.kind == ScopeKind::Class && depth < MAX_DEPTH {
+        let parent = sc.parent.unwrap_or(0);
+        for b in &sc.bases {
+            if let Target::Def {
+                file: bf,
+                scope: bs,
+            } = program.resolve(file, parent, b)
+                && program
+                    .scope(bf, bs)
+                    .is_some_and(|b| b.kind == ScopeKind::Class)
+            {
+                read_body(program, app, bf, bs, namespace, depth + 1);
+            }
+        }
+    }
     let stmts: Vec<(u32, String, Expr)> = sc
         .stmts
         .iter()

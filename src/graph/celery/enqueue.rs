@@ -52,7 +52,11 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
     let by_def: HashMap<(usize, u32), usize> = tasks
         .iter()
         .enumerate()
-        .map(|(i, t)| ((t.file, t.scope), i))
+        .flat_map(|(i, t)| {
+            std::iter::once((t.file, t.scope))
+                .chain(t.bound.iter().copied())
+                .map(move |d| (d, i))
+        })
         .collect();
     let by_name: HashMap<String, usize> = tasks
         .iter()

@@ -1,7 +1,8 @@
 //! Tasks, named as Celery names them, and the queue each lands on.
 //!
 //! A task is a function decorated with `@app.task` or `@shared_task`
-//! (called or not), or a `Task` subclass registered with
+//! (called or not), or with a project decorator that hands the function
+//! to one of them, or a `Task` subclass registered with
 //! `app.register_task(...)`. Its registered name is the explicit `name=`
 //! (or a class's `name` attribute), else the module's dotted path and the
 //! function's own name; in a module run as a script, Celery uses the app's
@@ -26,6 +27,9 @@ pub struct TaskInfo {
     /// `queue=` folded where it is written, and the base class it comes
     /// from when inherited.
     queue: Option<(StrValue, Option<String>)>,
+    /// Other functions (file, scope) whose names are bound to this task: those
+    /// decorated by a project decorator that registers this inner function.
+    pub bound: Vec<(usize, u32)>,
 }
 
 const SHARED: [&str; 5] = [
@@ -58,6 +62,7 @@ const CLASS_OPTIONS: [&str; 14] = [
 
 pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
     let mut out = Vec::new();
+    let mut bound: Vec<((usize, u32), (usize, u32))> = Vec::new();
     for (file, _, facts) in program.analyzed() {
         for (si, sc) in facts.scopes.iter().enumerate() {
             let outer = sc.parent.unwrap_or(0);
@@ -71,6 +76,21 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                         continue;
                     }
                     let Some(maker) = task_maker(program, apps, file, outer, callee, 0) else {
+                        // A project decorator that makes the task itself.
+                        if let Some(made) = decorated_by(program, apps, file, outer, dec) {
+                            match made.registers {
+                                Registers::Itself => out.push(function_task(
+                                    program,
+                                    apps,
+                                    file,
+                                    si as u32,
+                                    &made.maker,
+                                    made.options,
+                                )),
+                                Registers::Inner(f, s) => bound.push(((f, s), (file, si as u32))),
+                            }
+                            break;
+                        }
                         continue;
                     };
                     let mut task = function_task(program, apps, file, si as u32, &maker, call);
@@ -122,6 +142,7 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                     .scope(ff, fs)
                     .is_none_or(|f| f.kind != ScopeKind::Function)
                     || out.iter().any(|t: &TaskInfo| (t.file, t.scope) == (ff, fs))
+                    || (ff == file && copies_name_of_param(program, ff, fs, si as u32))
                 {
                     continue;
                 }
@@ -132,6 +153,13 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                     options.or((options.is_none() && call.args.len() == 1).then_some(&**call));
                 out.push(function_task(program, apps, ff, fs, &maker, options));
             }
+        }
+    }
+    // Functions decorated by a project decorator that registers its own
+    // inner function (no `functools.wraps`): they are bound to that task.
+    for (inner, decorated) in bound {
+        if let Some(t) = out.iter_mut().find(|t| (t.file, t.scope) == inner) {
+            t.bound.push(decorated);
         }
     }
     out.extend(registered_classes(program, apps));
@@ -209,6 +237,195 @@ fn returned_function(program: &Program, file: usize, scope: u32) -> Option<u32> 
             .map(|i| i as u32),
         _ => None,
     })
+}
+
+/// What Celery registers when a project decorator makes the task.
+enum Registers {
+    /// The decorated function itself, under its own name: it is handed to
+    /// the task maker as is, or through an inner function that copies its
+    /// name with `functools.wraps`.
+    Itself,
+    /// The decorator's inner function (file, scope), which keeps its own
+    /// name because nothing copies the decorated function's name onto it.
+    Inner(usize, u32),
+}
+
+/// A project decorator that makes a task of the function it decorates.
+struct Made<'p> {
+    maker: Maker,
+    /// Options given where the decorator is used, when it passes them on.
+    options: Option<&'p Call>,
+    registers: Registers,
+}
+
+/// Whether `dec` (a decorator seen in `scope` of `file`) is a project
+/// decorator whose body hands the decorated function to a task maker and
+/// returns the task: `def deco(func): return shared_task(**opts)(func)`
+/// used as `@deco`, a factory returning such a function used as
+/// `@factory(...)`, or a class whose `__call__(self, func)` does it, used
+/// as `@Class(...)`.
+fn decorated_by<'p>(
+    program: &Program,
+    apps: &[AppInfo],
+    file: usize,
+    scope: u32,
+    dec: &'p Expr,
+) -> Option<Made<'p>> {
+    let (target, used) = match dec {
+        Expr::Call(c) => (&c.func, Some(c.as_ref())),
+        other => (other, None),
+    };
+    let Target::Def { file: f, scope: s } = program.resolve(file, scope, target) else {
+        return None;
+    };
+    let sc = program.scope(f, s)?;
+    let body = match (sc.kind, used) {
+        (ScopeKind::Function, None) => s,
+        (ScopeKind::Function, Some(_)) => returned_function(program, f, s)?,
+        (ScopeKind::Class, Some(_)) => child_function(program, f, s, "__call__")?,
+        _ => return None,
+    };
+    let (mut maker, forwards, registers) = decorator_body(program, apps, f, body)?;
+    maker.via = Some(program.def_ref(f, s));
+    Some(Made {
+        maker,
+        options: used.filter(|_| forwards),
+        registers,
+    })
+}
+
+/// The function named `name` defined directly in scope `parent`.
+fn child_function(program: &Program, file: usize, parent: u32, name: &str) -> Option<u32> {
+    let facts = program.files[file].facts.as_ref()?;
+    facts
+        .scopes
+        .iter()
+        .position(|x| x.parent == Some(parent) && x.kind == ScopeKind::Function && x.name == name)
+        .map(|i| i as u32)
+}
+
+/// The parameter a decorator body receives the decorated function in: the
+/// first one, after `self` in a method.
+fn decorated_param(program: &Program, file: usize, scope: u32) -> Option<&str> {
+    let sc = program.scope(file, scope)?;
+    let in_class = sc
+        .parent
+        .and_then(|p| program.scope(file, p))
+        .is_some_and(|p| p.kind == ScopeKind::Class);
+    sc.params
+        .iter()
+        .filter(|p| p.kind == ParamKind::Normal)
+        .nth(usize::from(in_class))
+        .map(|p| p.name.as_str())
+}
+
+/// Whether function `inner` is defined in function `outer` and decorated
+/// with `functools.wraps(p)`, `p` being the function `outer` decorates:
+/// a template whose name Celery never sees, since every use copies the
+/// decorated function's name onto it.
+fn copies_name_of_param(program: &Program, file: usize, inner: u32, outer: u32) -> bool {
+    let Some(isc) = program.scope(file, inner) else {
+        return false;
+    };
+    if isc.parent != Some(outer) {
+        return false;
+    }
+    let Some(param) = decorated_param(program, file, outer) else {
+        return false;
+    };
+    isc.decorators.iter().any(|d| {
+        matches!(d, Expr::Call(c)
+            if c.func.dotted().is_some_and(|n| n == "wraps" || n.ends_with(".wraps"))
+                && matches!(c.args.first(), Some(Expr::Name(n)) if n == param))
+    })
+}
+
+/// A decorator body that returns `maker(...)(x)`, directly or through a
+/// local name: the maker, whether the maker call passes on `*args` or
+/// `**kwargs` (so the options given at use reach it), and what `x` makes
+/// Celery register.
+fn decorator_body(
+    program: &Program,
+    apps: &[AppInfo],
+    file: usize,
+    scope: u32,
+) -> Option<(Maker, bool, Registers)> {
+    let sc = program.scope(file, scope)?;
+    let param = decorated_param(program, file, scope)?;
+    let local = |name: &str| {
+        sc.stmts.iter().find_map(|st| match st {
+            Stmt::Assign {
+                targets,
+                value: Some(Expr::Call(c)),
+                ..
+            } if targets
+                .iter()
+                .any(|t| matches!(t, Expr::Name(n) if n == name)) =>
+            {
+                Some(c.as_ref())
+            }
+            _ => None,
+        })
+    };
+    let made = sc.stmts.iter().find_map(|st| match st {
+        Stmt::Return {
+            value: Some(Expr::Call(c)),
+            ..
+        } => Some(c.as_ref()),
+        Stmt::Return {
+            value: Some(Expr::Name(n)),
+            ..
+        } => local(n),
+        _ => None,
+    })?;
+    let [Expr::Name(handed)] = made.args.as_slice() else {
+        return None;
+    };
+    let (maker_expr, maker_call) = match &made.func {
+        Expr::Call(inner) => (&inner.func, Some(inner.as_ref())),
+        other => (other, None),
+    };
+    if !matches!(maker_expr, Expr::Name(_) | Expr::Attr(..)) {
+        return None;
+    }
+    let inner = task_maker(program, apps, file, scope, maker_expr, 1)?;
+    let forwards = maker_call.is_some_and(|c| {
+        c.args
+            .iter()
+            .chain(c.kwargs.iter().map(|k| &k.value))
+            .any(|a| matches!(a, Expr::Starred(_) | Expr::DoubleStarred(_)))
+            || c.kwargs.iter().any(|k| k.name.is_none())
+    });
+    let mut preset: Vec<Keyword> = maker_call
+        .map(|c| {
+            c.kwargs
+                .iter()
+                .filter(|k| k.name.is_some())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    preset.extend(inner.preset);
+    let registers = if handed == param {
+        Registers::Itself
+    } else {
+        let nested = child_function(program, file, scope, handed)?;
+        if copies_name_of_param(program, file, nested, scope) {
+            Registers::Itself
+        } else {
+            Registers::Inner(file, nested)
+        }
+    };
+    Some((
+        Maker {
+            app: inner.app,
+            form: inner.form,
+            preset,
+            via: None,
+        },
+        forwards,
+        registers,
+    ))
 }
 
 /// What turns a function into a task.
@@ -480,6 +697,7 @@ fn function_task(
         scope,
         app,
         queue,
+        bound: Vec::new(),
         task: Task {
             name,
             function: program.def_ref(file, scope),
@@ -646,6 +864,7 @@ fn registered_classes(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
                     scope: cs,
                     app: Some(app),
                     queue,
+                    bound: Vec::new(),
                     task: Task {
                         name,
                         function: program.def_ref(cf, cs),
