@@ -748,6 +748,25 @@ fn a_module_inside_a_package_does_not_import_itself_by_its_bare_name() {
         imports_of(&r, "scripts/nightly.py"),
         [triple("job_steps", "first_party", "scripts/job_steps.py")]
     );
+    // So does one in a folder without `__init__.py` below a package: it is
+    // run from there, not imported as part of `app`.
+    assert_eq!(
+        imports_of(&r, "app/tools/export.py"),
+        [
+            triple("csv", "stdlib", "csv"),
+            triple("formats", "first_party", "app/tools/formats.py")
+        ]
+    );
+    // A `docker/` folder of scripts without `__init__.py` is a namespace
+    // portion, which the installed `docker` package wins over: what is
+    // imported from it is not below the folder.
+    assert_eq!(
+        imports_of(&r, "app/runner.py"),
+        [
+            triple("docker.errors", "third_party", "docker"),
+            triple("docker", "third_party", "docker")
+        ]
+    );
     assert_eq!(r["summary"]["unresolved_imports"], 0);
 }
 
@@ -775,7 +794,7 @@ fn dot_output_and_summary_agree_that_a_self_import_is_no_edge() {
         arrows as u64,
         r["summary"]["first_party_edges"].as_u64().unwrap()
     );
-    assert_eq!(arrows, 3, "{dot}");
+    assert_eq!(arrows, 4, "{dot}");
 }
 
 #[test]

@@ -106,7 +106,16 @@ fn resolve_one(
         return;
     }
     let top = imp.module.split('.').next().unwrap_or("").to_string();
-    let bases = search_bases(layout, from, me);
+    let own = parent(from);
+    // In a script's own folder, a module named like the file is the library
+    // the file shadows (`yaml.py` importing `yaml`), not the file itself.
+    let shadows = |base: &str, module: &str| {
+        base == own && me.root != own && layout.module_file(base, module).as_deref() == Some(from)
+    };
+    let bases: Vec<String> = search_bases(layout, from, me)
+        .into_iter()
+        .filter(|b| !shadows(b, &imp.module) && !shadows(b, &top))
+        .collect();
     for base in &bases {
         if found_under(layout, base, from, imp, out) {
             return;
@@ -120,10 +129,12 @@ fn resolve_one(
     }
     // A name that is first-party at its top but has no file below is a
     // broken local import, not a third-party package.
-    if let Some(base) = bases
-        .iter()
-        .find(|b| layout.module_file(b, &top).is_some() || layout.is_namespace_dir(b, &top))
-    {
+    // A folder without `__init__.py` is only a namespace portion, which any
+    // regular package of the same name elsewhere on `sys.path` wins over: an
+    // import that nothing below such a folder satisfies is taken for the
+    // installed package (`import docker.errors` beside a `docker/` folder of
+    // deployment scripts).
+    if let Some(base) = bases.iter().find(|b| layout.module_file(b, &top).is_some()) {
         let mut e = edge(from, imp, imp.module.to_string(), Resolution::Unresolved);
         e.reason = Some(format!(
             "`{top}` is a first-party {} but no module `{}` exists below it",
@@ -146,12 +157,13 @@ fn resolve_one(
 /// file's own root, then every other root, then (for a loose script) its
 /// own folder, as `python script.py` would.
 ///
-/// Python 3 has no implicit relative imports: a module that belongs to a
-/// regular package (a folder between its root and itself has an
-/// `__init__.py`) is imported through a root, never run from its own
-/// folder, so `import validators` in `app/utils/validators.py` means the
-/// top-level `validators`, not the file itself. Only a file outside any
-/// regular package may be a script whose folder is on `sys.path`.
+/// Python 3 has no implicit relative imports: a module of a regular
+/// package (its folder has an `__init__.py`) is imported through a root,
+/// so `import validators` in `app/utils/validators.py` means the top-level
+/// `validators`. A file in a folder without `__init__.py` is taken for a
+/// script run from there, even below a package (`data/sets/x/load.py`
+/// importing its neighbour `helpers`), since such folders rarely hold
+/// modules imported as a namespace portion.
 fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
     let mut bases = vec![me.root.clone()];
     for r in &layout.roots {
@@ -160,24 +172,12 @@ fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
         }
     }
     let own = parent(from).to_string();
-    if !in_regular_package(layout, from, me) && !bases.contains(&own) {
+    let in_package =
+        layout.has_file(&join(&own, "__init__.py")) || layout.has_file(&join(&own, "__init__.pyi"));
+    if !in_package && !bases.contains(&own) {
         bases.push(own);
     }
     bases
-}
-
-/// Whether the file belongs to a regular package: some folder between its
-/// root and the file has an `__init__.py` (its own, or one above it, as
-/// with a namespace folder inside a package).
-fn in_regular_package(layout: &Layout, from: &str, me: &ModuleName) -> bool {
-    let mut d = parent(from);
-    while d.len() > me.root.len() {
-        if layout.has_file(&join(d, "__init__.py")) || layout.has_file(&join(d, "__init__.pyi")) {
-            return true;
-        }
-        d = parent(d);
-    }
-    false
 }
 
 /// Tries to place `imp` below `base`, pushing its edges when it can.
@@ -192,6 +192,17 @@ fn found_under(
     let namespace =
         target.is_none() && !imp.module.is_empty() && layout.is_namespace_dir(base, &imp.module);
     if target.is_none() && !namespace {
+        return false;
+    }
+    // Names imported from a namespace package can only be its submodules.
+    if namespace
+        && imp.from
+        && !imp.star
+        && imp.names.iter().any(|n| {
+            let sub = format!("{}.{}", imp.module, n.name);
+            layout.module_file(base, &sub).is_none() && !layout.is_namespace_dir(base, &sub)
+        })
+    {
         return false;
     }
     let module = imp.module.to_string();
