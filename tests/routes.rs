@@ -420,6 +420,26 @@ fn lifecycle_events_and_middleware_order_are_reported() {
         admin["events"][1]["handler"],
         "app.admin_app:close_admin_db"
     );
+    // `exception_handlers=handlers` and `on_startup=startup_hooks`: names
+    // bound to the dict and the list are followed to them.
+    let handlers: Vec<(&str, &str)> = admin["exception_handlers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["exception"].as_str().unwrap(),
+                h["handler"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        handlers,
+        [
+            ("app.admin_app:AdminLocked", "app.admin_app:locked"),
+            ("404", "app.admin_app:locked")
+        ]
+    );
 
     let mw: Vec<(String, String, u64)> = main["middleware"]
         .as_array()

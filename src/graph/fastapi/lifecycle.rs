@@ -23,11 +23,12 @@ pub fn app(program: &Program, objects: &Objects, deps: &mut Resolver, walk: &App
         .map(|_| program.def_ref(o.file, o.scope));
     let mut events = Vec::new();
     for (key, event) in [("on_startup", "startup"), ("on_shutdown", "shutdown")] {
-        if let Some(items) = o.call.kwarg(key).and_then(Expr::elements) {
+        let (vf, vs, value) = keyword_value(program, o.file, o.scope, o.call.kwarg(key));
+        if let Some(items) = value.and_then(Expr::elements) {
             for item in items {
                 events.push(EventHandler {
                     event: event.into(),
-                    handler: reference(program, o.file, o.scope, item),
+                    handler: reference(program, vf, vs, item),
                     form: key.into(),
                     file: program.files[o.file].path.clone(),
                     line: o.call.line,
@@ -195,10 +196,33 @@ fn lifespan(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<L
     })
 }
 
+/// A constructor keyword's value, with the file and scope it is written in:
+/// the expression itself, or what the name it is given as was set to
+/// (`middleware = [...]` then `FastAPI(middleware=middleware)`).
+fn keyword_value<'p>(
+    program: &'p Program,
+    file: usize,
+    scope: u32,
+    value: Option<&'p Expr>,
+) -> (usize, u32, Option<&'p Expr>) {
+    if let Some(e @ Expr::Name(_)) = value
+        && let Target::Value {
+            file: f,
+            scope: s,
+            value: v,
+            ..
+        } = program.resolve(file, scope, e)
+    {
+        return (f, s, Some(v));
+    }
+    (file, scope, value)
+}
+
 fn middleware(program: &Program, objects: &Objects, obj: usize) -> Vec<Middleware> {
     let o = &objects.objects[obj];
     let mut listed = Vec::new();
-    if let Some(items) = o.call.kwarg("middleware").and_then(Expr::elements) {
+    let (vf, vs, value) = keyword_value(program, o.file, o.scope, o.call.kwarg("middleware"));
+    if let Some(items) = value.and_then(Expr::elements) {
         for item in items {
             let Expr::Call(c) = item else { continue };
             // `Middleware(Class, **options)`.
@@ -207,8 +231,8 @@ fn middleware(program: &Program, objects: &Objects, obj: usize) -> Vec<Middlewar
             };
             listed.push(entry(
                 program,
-                o.file,
-                o.scope,
+                vf,
+                vs,
                 class,
                 c,
                 1,
@@ -319,11 +343,13 @@ fn entry(
 fn exception_handlers(program: &Program, objects: &Objects, obj: usize) -> Vec<ExceptionHandler> {
     let o = &objects.objects[obj];
     let mut out = Vec::new();
-    if let Some(Expr::Dict(pairs)) = o.call.kwarg("exception_handlers") {
+    let (vf, vs, value) =
+        keyword_value(program, o.file, o.scope, o.call.kwarg("exception_handlers"));
+    if let Some(Expr::Dict(pairs)) = value {
         for (k, v) in pairs {
             out.push(ExceptionHandler {
-                exception: reference(program, o.file, o.scope, k),
-                handler: reference(program, o.file, o.scope, v),
+                exception: reference(program, vf, vs, k),
+                handler: reference(program, vf, vs, v),
                 file: program.files[o.file].path.clone(),
                 line: o.call.line,
             });
