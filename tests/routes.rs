@@ -1055,6 +1055,17 @@ fn hand_written_checks_and_fastapi_users_count_as_authentication() {
             ),
             // A 422 for a bad page number is validation, not authentication.
             row("/articles", &[]),
+            // The 401 is raised by a helper the dependency calls, and bound
+            // to a module-level name first.
+            row(
+                "/reading-list",
+                &["custom check (raises 401) portal.users:current_reader"]
+            ),
+            // Bound to a local name, then raised.
+            row(
+                "/staff/report",
+                &["custom check (raises 403) portal.users:staff_only"]
+            ),
         ]
     );
     let deps = report["dependencies"].as_array().unwrap();

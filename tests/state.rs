@@ -140,7 +140,16 @@ fn redis_clients_are_found_under_any_import_form_with_who_hands_them_out() {
     );
     let second = &report["redis"]["clients"][1];
     assert_eq!(second["is_async"], true);
+    // `int(os.getenv("ASYNC_CACHE_PORT", 6380))`: the number default, noted
+    // as one the environment may override; `str(...)` of a text default.
     assert_eq!(second["port"]["value"], "6380");
+    assert!(
+        second["port"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("ASYNC_CACHE_PORT")
+    );
+    assert_eq!(second["db"]["value"], "3");
     let providers: Vec<(String, String)> = report["redis"]["providers"]
         .as_array()
         .unwrap()

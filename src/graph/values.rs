@@ -463,6 +463,22 @@ impl Program {
         if let Some(v) = env_lookup(&callee, call) {
             return v;
         }
+        // `int(os.getenv("PORT", "6379"))`, `str(DB_INDEX)`: the builtin
+        // conversion of a value known as text is that text.
+        if matches!(callee.as_str(), "int" | "str")
+            && let [only] = call.args.as_slice()
+            && call.kwargs.is_empty()
+            && matches!(self.resolve(file, scope, &call.func), Target::Unknown)
+        {
+            let inner = self.eval(file, scope, only, d);
+            let keeps = match inner.as_known() {
+                Some(text) => callee == "str" || text.trim().parse::<i64>().is_ok(),
+                None => false,
+            };
+            if keeps {
+                return inner;
+            }
+        }
         // A first-party helper that returns a string built from its
         // parameters: its return expression, with parameters as holes.
         if let Target::Def { file: f, scope: s } = self.resolve(file, scope, &call.func)
@@ -500,11 +516,15 @@ fn env_lookup(callee: &str, call: &crate::scan::facts::Call) -> Option<StrValue>
         return None;
     }
     let name = call.args.first()?.as_str()?;
+    // `os.getenv("REDIS_PORT", 6379)`: a number default reads as its text.
     let default = call
         .args
         .get(1)
         .or_else(|| call.kwarg("default"))
-        .and_then(Expr::as_str);
+        .and_then(|e| match e {
+            Expr::Num(n) => Some(n.as_str()),
+            e => e.as_str(),
+        });
     // With a default, the default is what runs unless the environment
     // says otherwise: the same footing as a settings field's default.
     Some(match default {

@@ -576,7 +576,7 @@ impl<'p> Resolver<'p> {
                     def.provides = sc.yielded.first().map(|y| yielded(program, f, s, y));
                 }
             }
-            def.rejects_with = rejects_with(sc);
+            def.rejects_with = rejects_with(program, f, s, 0);
             let (uses, params) = self.params_at(f, s, &[], depth + 1);
             def.depends_on = uses;
             def.parameters = params;
@@ -636,7 +636,7 @@ impl<'p> Resolver<'p> {
                         .scope(f, call)
                         .and_then(|sc| sc.returns.as_ref())
                         .map(|r| provided(r, false));
-                    def.rejects_with = program.scope(f, call).and_then(rejects_with);
+                    def.rejects_with = rejects_with(program, f, call, 0);
                     let (uses, params) = self.params_at(f, call, &[], depth + 1);
                     def.depends_on = uses;
                     def.parameters = params;
@@ -754,34 +754,67 @@ pub fn route_label(r: &Route) -> String {
     format!("{method} {}", r.path)
 }
 
-/// The status of an `HTTPException(401)` or `(403)` the function raises in
-/// its own body (`status.HTTP_401_UNAUTHORIZED` counts too).
-fn rejects_with(sc: &crate::scan::facts::Scope) -> Option<u16> {
+/// The status of an `HTTPException(401)` or `(403)` that function `scope`
+/// raises: built in the `raise` itself, or bound to a name first
+/// (`credentials_exception = HTTPException(...)` then `raise
+/// credentials_exception`), in its own body or in a first-party function
+/// it calls (`verify_token(token)` that raises), up to a few calls deep.
+fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Option<u16> {
+    let sc = program.scope(file, scope)?;
+    let own = sc.stmts.iter().find_map(|st| match st {
+        Stmt::Raise { value: Some(v), .. } => match v {
+            Expr::Call(c) => http_rejection(c),
+            name @ (Expr::Name(_) | Expr::Attr(..)) => match program.resolve(file, scope, name) {
+                Target::Value {
+                    value: Expr::Call(c),
+                    ..
+                } => http_rejection(c),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    });
+    if own.is_some() || depth >= 3 {
+        return own;
+    }
     sc.stmts.iter().find_map(|st| {
-        let Stmt::Raise {
-            value: Some(Expr::Call(c)),
-            ..
-        } = st
-        else {
+        let Stmt::Call { call, .. } = st else {
             return None;
         };
-        if !last_name(&c.func).is_some_and(|n| n.ends_with("HTTPException")) {
-            return None;
-        }
-        match c.arg(0, "status_code")? {
-            Expr::Num(n) if n == "401" || n == "403" => n.parse().ok(),
-            e => {
-                let dotted = e.dotted()?;
-                if dotted.ends_with("HTTP_401_UNAUTHORIZED") {
-                    Some(401)
-                } else if dotted.ends_with("HTTP_403_FORBIDDEN") {
-                    Some(403)
-                } else {
-                    None
-                }
+        match program.resolve(file, scope, &call.func) {
+            Target::Def { file: f, scope: s }
+                if (f, s) != (file, scope)
+                    && program
+                        .scope(f, s)
+                        .is_some_and(|c| c.kind == ScopeKind::Function) =>
+            {
+                rejects_with(program, f, s, depth + 1)
             }
+            _ => None,
         }
     })
+}
+
+/// 401 or 403 when `c` builds an `HTTPException` with that status
+/// (`status.HTTP_401_UNAUTHORIZED` and `HTTP_403_FORBIDDEN` count too).
+fn http_rejection(c: &Call) -> Option<u16> {
+    if !last_name(&c.func).is_some_and(|n| n.ends_with("HTTPException")) {
+        return None;
+    }
+    match c.arg(0, "status_code")? {
+        Expr::Num(n) if n == "401" || n == "403" => n.parse().ok(),
+        e => {
+            let dotted = e.dotted()?;
+            if dotted.ends_with("HTTP_401_UNAUTHORIZED") {
+                Some(401)
+            } else if dotted.ends_with("HTTP_403_FORBIDDEN") {
+                Some(403)
+            } else {
+                None
+            }
+        }
+    }
 }
 
 fn blank(target: &str, kind: DependencyKind, reason: Option<&str>) -> Dependency {
