@@ -556,6 +556,7 @@ fn reports_on_every_fixture_validate_against_the_published_schema() {
         "celery_wrappers",
         "celery_decorators",
         "celery_current_app",
+        "celery_enum_names",
         "two_services",
         "django_celery",
         "flow_forms",

@@ -885,3 +885,27 @@ fn a_configured_current_app_stands_for_the_app() {
         ]
     );
 }
+
+#[test]
+fn str_of_an_enum_member_is_its_value_only_when_the_class_says_so() {
+    let report = report_json(&fixture("celery_enum_names"), &[]);
+    assert_eq!(
+        tasks(&report),
+        vec![
+            t("reindex", "jobs.tasks:reindex", "celery", "app.task"),
+            t(
+                "<dynamic>",
+                "jobs.tasks:reindex_by_str",
+                "celery",
+                "app.task"
+            ),
+            t("export", "jobs.tasks:export", "celery", "app.task"),
+            t("purge", "jobs.tasks:purge", "celery", "app.task"),
+        ]
+    );
+    assert_eq!(
+        report["tasks"][1]["name"]["reason"],
+        "`str(Plain.REINDEX)` is the member's name with its class, not its value \
+         (`Enum.__str__`)"
+    );
+}

@@ -405,6 +405,47 @@ impl Program {
         })
     }
 
+    /// Why `str(Class.MEMBER)` is not the member's value: `Enum.__str__`
+    /// gives `Class.MEMBER`, even with `str` mixed in, unless the class is
+    /// a `StrEnum` or defines `__str__` somewhere in its first-party chain.
+    /// `None` when `member` is no attribute of a first-party enum-like class
+    /// or when its `str()` is its value.
+    fn enum_str(&self, file: usize, scope: u32, member: &Expr) -> Option<String> {
+        let Expr::Attr(class, _) = member else {
+            return None;
+        };
+        let Target::Def {
+            file: cf,
+            scope: cs,
+        } = self.resolve(file, scope, class)
+        else {
+            return None;
+        };
+        if self.scope(cf, cs)?.kind != ScopeKind::Class {
+            return None;
+        }
+        let chain = self.class_chain(cf, cs);
+        let mut enum_base = false;
+        for &(f, c) in &chain {
+            let sc = self.scope(f, c)?;
+            let parent = sc.parent.unwrap_or(0);
+            for b in &sc.bases {
+                let q = self.qualify(f, parent, b).unwrap_or_default();
+                if q.ends_with("StrEnum") {
+                    return None;
+                }
+                enum_base |= q.ends_with("Enum");
+            }
+        }
+        if !enum_base || self.method_def(cf, cs, "__str__").is_some() {
+            return None;
+        }
+        Some(format!(
+            "`str({})` is the member's name with its class, not its value (`Enum.__str__`)",
+            render_expr(member)
+        ))
+    }
+
     fn eval_call(
         &self,
         file: usize,
@@ -470,6 +511,11 @@ impl Program {
             && call.kwargs.is_empty()
             && matches!(self.resolve(file, scope, &call.func), Target::Unknown)
         {
+            if callee == "str"
+                && let Some(reason) = self.enum_str(file, scope, only)
+            {
+                return StrValue::dynamic(reason);
+            }
             let inner = self.eval(file, scope, only, d);
             let keeps = match inner.as_known() {
                 Some(text) => callee == "str" || text.trim().parse::<i64>().is_ok(),
