@@ -75,26 +75,13 @@ pub fn find(program: &Program) -> Vec<AppInfo> {
                         program.python_qualname(file, si as u32)
                     )
                 };
-                let mut entry = CeleryApp {
-                    object,
-                    file: record.path.clone(),
-                    line: *line,
-                    main: call.arg(0, "main").and_then(|m| {
-                        program
-                            .eval_str(file, si as u32, m)
-                            .as_known()
-                            .map(String::from)
-                    }),
-                    broker: None,
-                    result_backend: None,
-                    config_from: Vec::new(),
-                    config: Vec::new(),
-                    includes: Vec::new(),
-                    autodiscover: Vec::new(),
-                    task_routes: Vec::new(),
-                    default_queue: "celery".into(),
-                    default_queue_note: None,
-                };
+                let main = call.arg(0, "main").and_then(|m| {
+                    program
+                        .eval_str(file, si as u32, m)
+                        .as_known()
+                        .map(String::from)
+                });
+                let mut entry = CeleryApp::unconfigured(object, record.path.clone(), *line, main);
                 for k in &call.kwargs {
                     if let Some(key) = &k.name {
                         entry.config.push(ConfigKey {
@@ -196,21 +183,12 @@ fn configured_current_app(program: &Program) -> Option<AppInfo> {
                     file,
                     scope: si,
                     line,
-                    entry: CeleryApp {
-                        object: CURRENT_APP_OBJECT.into(),
-                        file: record.path.clone(),
+                    entry: CeleryApp::unconfigured(
+                        CURRENT_APP_OBJECT.into(),
+                        record.path.clone(),
                         line,
-                        main: None,
-                        broker: None,
-                        result_backend: None,
-                        config_from: Vec::new(),
-                        config: Vec::new(),
-                        includes: Vec::new(),
-                        autodiscover: Vec::new(),
-                        task_routes: Vec::new(),
-                        default_queue: "celery".into(),
-                        default_queue_note: None,
-                    },
+                        None,
+                    ),
                     beat: Vec::new(),
                 });
             }
@@ -652,7 +630,8 @@ fn django_settings(program: &Program, app: &mut AppInfo, namespace: Option<&str>
     }
 }
 
-/// The settings a module or class body assigns.
+/// The settings a module or class body assigns. A class shows the
+/// attributes of its first-party bases too, its own last so that they win.
 fn read_settings(
     program: &Program,
     app: &mut AppInfo,
@@ -660,7 +639,16 @@ fn read_settings(
     scope: u32,
     namespace: Option<&str>,
 ) {
-    read_body(program, app, file, scope, namespace, 0);
+    let is_class = program
+        .scope(file, scope)
+        .is_some_and(|sc| sc.kind == ScopeKind::Class);
+    if is_class {
+        for (f, s) in program.class_chain(file, scope).into_iter().rev() {
+            read_body(program, app, f, s, namespace);
+        }
+    } else {
+        read_body(program, app, file, scope, namespace);
+    }
 }
 
 fn read_body(
@@ -669,28 +657,10 @@ fn read_body(
     file: usize,
     scope: u32,
     namespace: Option<&str>,
-    depth: u32,
 ) {
     let Some(sc) = program.scope(file, scope) else {
         return;
     };
-    // A class shows the attributes of its first-party bases too; its own
-    // come last so that they win.
-    if sc.kind == ScopeKind::Class && depth < MAX_DEPTH {
-        let parent = sc.parent.unwrap_or(0);
-        for b in &sc.bases {
-            if let Target::Def {
-                file: bf,
-                scope: bs,
-            } = program.resolve(file, parent, b)
-                && program
-                    .scope(bf, bs)
-                    .is_some_and(|b| b.kind == ScopeKind::Class)
-            {
-                read_body(program, app, bf, bs, namespace, depth + 1);
-            }
-        }
-    }
     let stmts: Vec<(u32, String, Expr)> = sc
         .stmts
         .iter()

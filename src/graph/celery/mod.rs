@@ -68,6 +68,32 @@ pub struct CeleryApp {
     pub default_queue_note: Option<String>,
 }
 
+impl CeleryApp {
+    /// An app as it is before any configuration is read: Celery's defaults.
+    pub(crate) fn unconfigured(
+        object: String,
+        file: String,
+        line: u32,
+        main: Option<String>,
+    ) -> Self {
+        CeleryApp {
+            object,
+            file,
+            line,
+            main,
+            broker: None,
+            result_backend: None,
+            config_from: Vec::new(),
+            config: Vec::new(),
+            includes: Vec::new(),
+            autodiscover: Vec::new(),
+            task_routes: Vec::new(),
+            default_queue: "celery".into(),
+            default_queue_note: None,
+        }
+    }
+}
+
 /// A configuration value: its text or where it comes from.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Setting {
