@@ -627,6 +627,17 @@ fn a_namespace_folder_inside_a_package_is_named_through_the_package() {
     )));
 }
 
+/// Asserts that each file is named as the module given beside it.
+fn assert_named(r: &Value, expected: &[(&str, &str)]) {
+    let names = module_names(r);
+    for (path, module) in expected {
+        assert!(
+            names.contains(&(path.to_string(), module.to_string())),
+            "{path} should be {module}: {names:?}"
+        );
+    }
+}
+
 /// `(path, module)` of every analysed file.
 fn module_names(report: &Value) -> Vec<(String, String)> {
     report["files"]
@@ -647,19 +658,16 @@ fn module_names(report: &Value) -> Vec<(String, String)> {
 fn a_service_folder_its_code_imports_from_is_a_root_despite_a_stray_init() {
     let r = report_json(&fixture("imports/service_root"), &[]);
     assert_eq!(r["roots"], serde_json::json!([".", "api", "worker"]));
-    let names = module_names(&r);
-    for (path, module) in [
-        ("worker/__init__.py", "worker"),
-        ("worker/common/db.py", "common.db"),
-        ("worker/jobs/tasks.py", "jobs.tasks"),
-        ("worker/run.py", "run"),
-        ("api/app/main.py", "app.main"),
-    ] {
-        assert!(
-            names.contains(&(path.to_string(), module.to_string())),
-            "{path} should be {module}: {names:?}"
-        );
-    }
+    assert_named(
+        &r,
+        &[
+            ("worker/__init__.py", "worker"),
+            ("worker/common/db.py", "common.db"),
+            ("worker/jobs/tasks.py", "jobs.tasks"),
+            ("worker/run.py", "run"),
+            ("api/app/main.py", "app.main"),
+        ],
+    );
     let e = edges(&r);
     assert!(e.contains(&edge(
         "worker/jobs/tasks.py",
@@ -682,22 +690,19 @@ fn a_service_folder_its_code_imports_from_is_a_root_despite_a_stray_init() {
 fn a_django_projects_manage_py_folder_is_a_root_but_any_manage_py_is_not() {
     let r = report_json(&fixture("imports/django_root"), &[]);
     assert_eq!(r["roots"], serde_json::json!([".", "svc/backend"]));
-    let names = module_names(&r);
-    for (path, module) in [
-        ("svc/backend/orders/models.py", "orders.models"),
-        ("svc/backend/conf/settings.py", "conf.settings"),
-        ("svc/backend/manage.py", "manage"),
-        ("svc/backend/__init__.py", "svc.backend"),
-        // A manage.py that does not set DJANGO_SETTINGS_MODULE is a module
-        // of its package like any other.
-        ("toolkit/manage.py", "toolkit.manage"),
-        ("toolkit/cli/main.py", "toolkit.cli.main"),
-    ] {
-        assert!(
-            names.contains(&(path.to_string(), module.to_string())),
-            "{path} should be {module}: {names:?}"
-        );
-    }
+    assert_named(
+        &r,
+        &[
+            ("svc/backend/orders/models.py", "orders.models"),
+            ("svc/backend/conf/settings.py", "conf.settings"),
+            ("svc/backend/manage.py", "manage"),
+            ("svc/backend/__init__.py", "svc.backend"),
+            // A manage.py that does not set DJANGO_SETTINGS_MODULE is a module
+            // of its package like any other.
+            ("toolkit/manage.py", "toolkit.manage"),
+            ("toolkit/cli/main.py", "toolkit.cli.main"),
+        ],
+    );
     assert!(edges(&r).contains(&edge(
         "svc/backend/orders/models.py",
         1,
@@ -810,23 +815,20 @@ fn src_folders_holding_pep420_namespace_portions_are_the_roots() {
             "tools/src/runner"
         ])
     );
-    let names = module_names(&r);
-    for (path, module) in [
-        (
-            "libs/ledger/src/acme/ledger/entries.py",
-            "acme.ledger.entries",
-        ),
-        ("libs/audit/src/acme/audit/__init__.py", "acme.audit"),
-        ("libs/audit/src/acme/audit/trail.py", "acme.audit.trail"),
-        // A folder in `src/` that the code does not name is no namespace:
-        // its packages keep their own top-level names.
-        ("tools/src/runner/job/steps.py", "job.steps"),
-    ] {
-        assert!(
-            names.contains(&(path.to_string(), module.to_string())),
-            "{path} should be {module}: {names:?}"
-        );
-    }
+    assert_named(
+        &r,
+        &[
+            (
+                "libs/ledger/src/acme/ledger/entries.py",
+                "acme.ledger.entries",
+            ),
+            ("libs/audit/src/acme/audit/__init__.py", "acme.audit"),
+            ("libs/audit/src/acme/audit/trail.py", "acme.audit.trail"),
+            // A folder in `src/` that the code does not name is no namespace:
+            // its packages keep their own top-level names.
+            ("tools/src/runner/job/steps.py", "job.steps"),
+        ],
+    );
     assert_eq!(
         imports_of(&r, "svc/main.py"),
         [
@@ -860,23 +862,20 @@ fn a_namespace_split_with_pkgutil_is_named_from_every_portion() {
         r["roots"],
         serde_json::json!(["libs/billing/src", "libs/core/src", "plugins", "svc"])
     );
-    let names = module_names(&r);
-    for (path, module) in [
-        ("libs/core/src/acme/__init__.py", "acme"),
-        ("libs/core/src/acme/core/clock.py", "acme.core.clock"),
-        (
-            "libs/billing/src/acme/billing/invoices.py",
-            "acme.billing.invoices",
-        ),
-        // Not in a `src/` folder, but `acme` is the namespace another
-        // distribution declares with `pkgutil.extend_path`.
-        ("plugins/acme/reports/pdf.py", "acme.reports.pdf"),
-    ] {
-        assert!(
-            names.contains(&(path.to_string(), module.to_string())),
-            "{path} should be {module}: {names:?}"
-        );
-    }
+    assert_named(
+        &r,
+        &[
+            ("libs/core/src/acme/__init__.py", "acme"),
+            ("libs/core/src/acme/core/clock.py", "acme.core.clock"),
+            (
+                "libs/billing/src/acme/billing/invoices.py",
+                "acme.billing.invoices",
+            ),
+            // Not in a `src/` folder, but `acme` is the namespace another
+            // distribution declares with `pkgutil.extend_path`.
+            ("plugins/acme/reports/pdf.py", "acme.reports.pdf"),
+        ],
+    );
     assert_eq!(
         imports_of(&r, "svc/main.py"),
         [
