@@ -1066,6 +1066,17 @@ fn hand_written_checks_and_fastapi_users_count_as_authentication() {
                 "/staff/report",
                 &["custom check (raises 403) portal.users:staff_only"]
             ),
+            // Project subclasses of `HTTPException`: the status passed to
+            // `super().__init__`, or the nearest `status_code` of the chain.
+            row(
+                "/billing",
+                &[
+                    "custom check (raises 401) portal.users:signed_in",
+                    "custom check (raises 403) portal.users:paid_plan"
+                ]
+            ),
+            // A 400 from the same family is not authentication.
+            row("/search", &[]),
         ]
     );
     let deps = report["dependencies"].as_array().unwrap();

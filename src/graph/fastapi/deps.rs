@@ -763,12 +763,16 @@ fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Optio
     let sc = program.scope(file, scope)?;
     let own = sc.stmts.iter().find_map(|st| match st {
         Stmt::Raise { value: Some(v), .. } => match v {
-            Expr::Call(c) => http_rejection(c),
+            Expr::Call(c) => http_rejection(program, file, scope, c),
             name @ (Expr::Name(_) | Expr::Attr(..)) => match program.resolve(file, scope, name) {
                 Target::Value {
+                    file: f,
+                    scope: s,
                     value: Expr::Call(c),
                     ..
-                } => http_rejection(c),
+                } => http_rejection(program, f, s, c),
+                // `raise NotAuthenticated`: the class itself.
+                Target::Def { file: f, scope: s } => subclass_rejection(program, f, s),
                 _ => None,
             },
             _ => None,
@@ -797,12 +801,80 @@ fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Optio
 }
 
 /// 401 or 403 when `c` builds an `HTTPException` with that status
-/// (`status.HTTP_401_UNAUTHORIZED` and `HTTP_403_FORBIDDEN` count too).
-fn http_rejection(c: &Call) -> Option<u16> {
-    if !last_name(&c.func).is_some_and(|n| n.ends_with("HTTPException")) {
+/// (`status.HTTP_401_UNAUTHORIZED` and `HTTP_403_FORBIDDEN` count too), or
+/// an instance of a first-party subclass that sets it.
+fn http_rejection(program: &Program, file: usize, scope: u32, c: &Call) -> Option<u16> {
+    if last_name(&c.func).is_some_and(|n| n.ends_with("HTTPException")) {
+        return auth_status(c.arg(0, "status_code")?);
+    }
+    match program.resolve(file, scope, &c.func) {
+        Target::Def { file: f, scope: s } => subclass_rejection(program, f, s),
+        _ => None,
+    }
+}
+
+/// 401 or 403 when the class at `(file, class)` subclasses `HTTPException`
+/// and fixes that status: `status_code = 401` in a class body of its
+/// chain, or `super().__init__(status_code=403, ...)` (or
+/// `HTTPException.__init__(self, 403)`) in an `__init__`.
+fn subclass_rejection(program: &Program, file: usize, class: u32) -> Option<u16> {
+    if program.scope(file, class)?.kind != ScopeKind::Class {
         return None;
     }
-    match c.arg(0, "status_code")? {
+    let chain = program.class_chain(file, class);
+    let derives = chain.iter().any(|&(f, s)| {
+        program.scope(f, s).is_some_and(|sc| {
+            sc.bases
+                .iter()
+                .any(|b| last_name(b).is_some_and(|n| n.ends_with("HTTPException")))
+        })
+    });
+    if !derives {
+        return None;
+    }
+    for &(f, s) in &chain {
+        let sc = program.scope(f, s)?;
+        // The nearest class that sets `status_code` decides.
+        for st in &sc.stmts {
+            if let Stmt::Assign {
+                targets,
+                value: Some(v),
+                ..
+            } = st
+                && targets
+                    .iter()
+                    .any(|t| matches!(t, Expr::Name(n) if n == "status_code"))
+            {
+                return auth_status(v);
+            }
+        }
+        let Some(init) = method(program, f, s, "__init__") else {
+            continue;
+        };
+        let init_scope = program.scope(f, init)?;
+        for st in &init_scope.stmts {
+            let Stmt::Call { call, .. } = st else {
+                continue;
+            };
+            if !matches!(&call.func, Expr::Attr(_, m) if m == "__init__") {
+                continue;
+            }
+            let status = call.kwarg("status_code").or_else(|| {
+                call.args
+                    .iter()
+                    .find(|a| !matches!(a, Expr::Name(n) if n == "self"))
+            });
+            if let Some(code) = status.and_then(auth_status) {
+                return Some(code);
+            }
+        }
+    }
+    None
+}
+
+/// 401 or 403 when `e` is that status, as a number or a `status.` name.
+fn auth_status(e: &Expr) -> Option<u16> {
+    match e {
         Expr::Num(n) if n == "401" || n == "403" => n.parse().ok(),
         e => {
             let dotted = e.dotted()?;
