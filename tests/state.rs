@@ -1314,6 +1314,9 @@ fn a_poller_receiving_on_a_module_level_subscription_is_tied_to_the_publisher() 
         coupled,
         vec![
             c("audit:{}", "key", &["relay.worker.audit"], &[], false),
+            // `Scoped("items")` in the worker, `Scoped("users")` in the web
+            // process: one class, two scopes, two keys that tie nothing.
+            c("items:{}", "key", &["relay.worker.crunch"], &[], false),
             c(
                 "orders:{}",
                 "key",
@@ -1328,6 +1331,7 @@ fn a_poller_receiving_on_a_module_level_subscription_is_tied_to_the_publisher() 
                 &["startup relay.web:start"],
                 true
             ),
+            c("users:{}", "key", &[], &["POST /crunch/{item}"], false),
         ]
     );
     let given: Vec<(String, String)> = report["redis"]["operations"]
@@ -1360,15 +1364,22 @@ fn a_poller_receiving_on_a_module_level_subscription_is_tied_to_the_publisher() 
         flow(&report, "relay.worker.audit")["redis"][0]["keys"],
         serde_json::json!(["audit:{}"])
     );
-    // Both sides write and read `{}:{}`, but that pattern names no key:
-    // it ties nothing together.
+    // `f"{self.scope}:{key}"` with the scope given to the constructor folds
+    // once per place the class is built, not to a `{}:{}` that would name
+    // no key.
+    let keys: Vec<&str> = report["redis"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
     assert!(
-        report["redis"]["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k["key"] == "{}:{}")
+        keys.contains(&"items:{}") && keys.contains(&"users:{}"),
+        "{keys:?}"
     );
+    // Keys built from nothing but parameters are `{}:{}`: written by the
+    // worker and read by the route, yet no coupling (the list above).
+    assert!(keys.contains(&"{}:{}"), "{keys:?}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use super::values::{StrValue, literal_expr, substitute};
 use super::wrappers::{Wrappers, param_passed};
 use super::{Program, Target};
 use crate::report::render_expr;
-use crate::scan::facts::{Call, Expr, Param, ScopeKind, Stmt};
+use crate::scan::facts::{Call, Expr, FPart, Param, ScopeKind, Stmt};
 
 /// Everything Redis in a program.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -909,6 +909,66 @@ impl<'p> Cx<'p> {
         (!out.is_empty()).then_some(out)
     }
 
+    /// A key built around one `self.attr` that the class sets from a
+    /// constructor argument (`f"{self.scope}:{key}"` with `self.scope =
+    /// scope` in `__init__`): the key folded once per place the class is
+    /// built, with what that place passes, each as a literal that reads the
+    /// same in the builder's scope. Keys with several such attributes are
+    /// left to the plain fold.
+    fn self_param_parts(
+        &self,
+        file: usize,
+        scope: u32,
+        e: &Expr,
+    ) -> Option<Vec<(usize, u32, Expr)>> {
+        let mut attrs: Vec<&Expr> = Vec::new();
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            match x {
+                Expr::Attr(base, _) if matches!(&**base, Expr::Name(_)) => {
+                    if !attrs.contains(&x) {
+                        attrs.push(x);
+                    }
+                }
+                Expr::FStr(parts) => stack.extend(parts.iter().filter_map(|p| match p {
+                    FPart::Hole(h) => Some(h),
+                    FPart::Lit(_) => None,
+                })),
+                Expr::BinOp(l, _, r) => stack.extend([&**l, &**r]),
+                Expr::Call(c) => {
+                    stack.extend(c.args.iter().chain(c.kwargs.iter().map(|k| &k.value)))
+                }
+                _ => {}
+            }
+        }
+        let mut found = attrs
+            .into_iter()
+            .filter_map(|a| Some((a, self.self_param_values(file, scope, a)?)));
+        let (attr, givers) = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        let Expr::Attr(base, name) = attr else {
+            return None;
+        };
+        let Expr::Name(me) = &**base else {
+            return None;
+        };
+        let key = format!("{me}.{name}");
+        let mut out = Vec::new();
+        for (gf, gs, given) in givers {
+            let value = self.p.eval_str(gf, gs, &given);
+            let replacement =
+                literal_expr(&value).unwrap_or_else(|| Expr::Other("run-time value".into()));
+            let map = HashMap::from([(key.as_str(), replacement)]);
+            let folded = self.p.eval_str(file, scope, &substitute(e, &map));
+            if let Some(lit) = literal_expr(&folded) {
+                out.push((gf, gs, lit));
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
     /// `Depends(provider)`.
     fn depends_handle(&self, file: usize, scope: u32, c: &Call, d: u32) -> Option<Handle> {
         if last_name(&c.func) != Some("Depends") {
@@ -1242,14 +1302,14 @@ impl<'p> Cx<'p> {
                 .alternatives(file, scope, e)
                 .or_else(|| self.returned_keys(file, scope, e))
                 .or_else(|| {
-                    // `self.name`, set from a constructor argument.
+                    // `self.name`, set from a constructor argument, as the
+                    // whole key or as part of it.
                     from_constructor = true;
-                    self.p
-                        .eval_str(file, scope, e)
-                        .text()
-                        .is_none()
-                        .then(|| self.self_param_values(file, scope, e))
-                        .flatten()
+                    match self.p.eval_str(file, scope, e) {
+                        StrValue::Dynamic { .. } => self.self_param_values(file, scope, e),
+                        StrValue::Pattern { .. } => self.self_param_parts(file, scope, e),
+                        StrValue::Known { .. } => None,
+                    }
                 })
             {
                 for (af, asc, alt) in alts {

@@ -687,7 +687,8 @@ pub fn literal_expr(v: &StrValue) -> Option<Expr> {
     }
 }
 
-/// `e` with the names in `map` replaced.
+/// `e` with the names in `map` replaced; a key `obj.attr` replaces that
+/// attribute of the name `obj` (`self.prefix`).
 pub fn substitute(e: &Expr, map: &HashMap<&str, Expr>) -> Expr {
     if map.is_empty() {
         return e.clone();
@@ -695,6 +696,13 @@ pub fn substitute(e: &Expr, map: &HashMap<&str, Expr>) -> Expr {
     let sub = |x: &Expr| substitute(x, map);
     match e {
         Expr::Name(n) => map.get(n.as_str()).cloned().unwrap_or_else(|| e.clone()),
+        Expr::Attr(base, attr) => match &**base {
+            Expr::Name(n) => map
+                .get(format!("{n}.{attr}").as_str())
+                .cloned()
+                .unwrap_or_else(|| e.clone()),
+            _ => e.clone(),
+        },
         Expr::FStr(parts) => Expr::FStr(
             parts
                 .iter()
