@@ -925,10 +925,8 @@ impl<'p> Cx<'p> {
         let mut stack = vec![e];
         while let Some(x) = stack.pop() {
             match x {
-                Expr::Attr(base, _) if matches!(&**base, Expr::Name(_)) => {
-                    if !attrs.contains(&x) {
-                        attrs.push(x);
-                    }
+                Expr::Attr(base, _) if matches!(&**base, Expr::Name(_)) && !attrs.contains(&x) => {
+                    attrs.push(x);
                 }
                 Expr::FStr(parts) => stack.extend(parts.iter().filter_map(|p| match p {
                     FPart::Hole(h) => Some(h),
