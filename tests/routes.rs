@@ -1085,4 +1085,18 @@ fn hand_written_checks_and_fastapi_users_count_as_authentication() {
         .find(|d| d["target"] == "portal.users:require_admin_token")
         .unwrap();
     assert_eq!(admin["rejects_with"], 401);
+    // The human table names the dependency that makes each check.
+    let out = explore()
+        .args(["routes"])
+        .arg(fixture("auth_checks"))
+        .args(["--path-prefix", "/billing"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains(
+            "custom check in signed_in (raises 401), custom check in paid_plan (raises 403)"
+        ),
+        "{table}"
+    );
 }

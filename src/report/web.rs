@@ -43,7 +43,10 @@ fn auth_label(r: &Route) -> String {
     // query, twice) read the same to a person: name each kind once.
     let mut labels: Vec<String> = Vec::new();
     for a in &r.auth {
-        let label = if a.scopes.is_empty() {
+        let label = if let Some(status) = a.scheme.strip_prefix("custom check ") {
+            // A hand-written check: name the dependency that makes it.
+            format!("custom check in {} {status}", short(&a.instance))
+        } else if a.scopes.is_empty() {
             a.scheme.clone()
         } else {
             format!("{} ({})", a.scheme, a.scopes.join(" "))
