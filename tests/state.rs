@@ -1288,6 +1288,42 @@ fn functions_handed_to_runners_and_tasks_handed_to_helpers_are_followed() {
 }
 
 #[test]
+fn handlers_picked_from_a_dict_are_followed() {
+    let report = report_json(&fixture("flow_forms"), &[]);
+    let socket = flow(&report, "WS /ws/{user_id}");
+    let calls: Vec<(&str, &str)> = socket["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["function"].as_str().unwrap(),
+                c["passed_to"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    // `handler = ACTIONS.get(...)` then `handler(...)`: every value of the
+    // table may run, and what they reach is the socket's work.
+    assert!(
+        calls.contains(&("feeds.api:on_follow", "ACTIONS")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&("feeds.api:on_mute", "ACTIONS")),
+        "{calls:?}"
+    );
+    let keys: Vec<&str> = socket["redis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["keys"].as_array().unwrap())
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"follows:{}"), "{keys:?}");
+    assert!(keys.contains(&"muted:{}"), "{keys:?}");
+}
+
+#[test]
 fn a_poller_receiving_on_a_module_level_subscription_is_tied_to_the_publisher() {
     let report = report_json(&fixture("pubsub_poller"), &[]);
     let got = operations(&report);

@@ -134,6 +134,18 @@ impl<'p> CallGraph<'p> {
                 let Stmt::Call { call, .. } = st else {
                     continue;
                 };
+                for (callee, table) in self.table_callees(file, s, &call.func) {
+                    if callee != (file, scope)
+                        && !self.elsewhere.contains(&callee)
+                        && !passed.iter().any(|c| c.def == callee)
+                    {
+                        passed.push(Callee {
+                            def: callee,
+                            line: call.line,
+                            passed_to: Some(table),
+                        });
+                    }
+                }
                 if !matches!(call.func, Expr::Name(_) | Expr::Attr(..)) {
                     continue;
                 }
@@ -166,6 +178,55 @@ impl<'p> CallGraph<'p> {
         for c in passed {
             if !out.iter().any(|o| o.def == c.def) {
                 out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The functions a call may run when it picks its callee from a dict
+    /// of handlers: `HANDLERS[action](msg)`, `HANDLERS.get(action)(msg)`,
+    /// or a name bound to either (`handler = HANDLERS[action]`), where
+    /// `HANDLERS` is a dict literal whose values name first-party
+    /// functions. Each comes with the table's name.
+    fn table_callees(&self, file: usize, scope: u32, func: &Expr) -> Vec<(Def, String)> {
+        let (mut file, mut scope, mut func) = (file, scope, func);
+        if let Expr::Name(_) = func
+            && let Target::Value {
+                file: f,
+                scope: s,
+                value: v @ (Expr::Subscript(..) | Expr::Call(_)),
+                ..
+            } = self.program.resolve(file, scope, func)
+        {
+            (file, scope, func) = (f, s, v);
+        }
+        let table = match func {
+            Expr::Subscript(base, _) => &**base,
+            Expr::Call(c) => match &c.func {
+                Expr::Attr(base, m) if m == "get" => &**base,
+                _ => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        if !matches!(table, Expr::Name(_) | Expr::Attr(..)) {
+            return Vec::new();
+        }
+        let Target::Value {
+            file: tf,
+            scope: ts,
+            value: Expr::Dict(pairs),
+            ..
+        } = self.program.resolve(file, scope, table)
+        else {
+            return Vec::new();
+        };
+        let name = runner_name(table);
+        let mut out: Vec<(Def, String)> = Vec::new();
+        for (_, handler) in pairs {
+            if let Some(def) = self.function_value(tf, ts, handler)
+                && !out.iter().any(|(d, _)| *d == def)
+            {
+                out.push((def, name.clone()));
             }
         }
         out
