@@ -1077,6 +1077,11 @@ fn hand_written_checks_and_fastapi_users_count_as_authentication() {
             ),
             // A 400 from the same family is not authentication.
             row("/search", &[]),
+            // Raised in a method of a module-level instance.
+            row(
+                "/export",
+                &["custom check (raises 401) portal.users:api_client"]
+            ),
         ]
     );
     let deps = report["dependencies"].as_array().unwrap();

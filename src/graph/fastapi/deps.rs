@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::{
     Auth, DeclaredOn, Dependency, DependencyKind, DependencyUse, ParamSource, Parameter, Route,
 };
-use crate::graph::calls::last_name;
+use crate::graph::calls::{instance_class, last_name};
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
 use crate::scan::facts::{Call, Expr, ParamKind, ScopeKind, Stmt};
@@ -758,7 +758,8 @@ pub fn route_label(r: &Route) -> String {
 /// raises: built in the `raise` itself, or bound to a name first
 /// (`credentials_exception = HTTPException(...)` then `raise
 /// credentials_exception`), in its own body or in a first-party function
-/// it calls (`verify_token(token)` that raises), up to a few calls deep.
+/// or method it calls (`verify_token(token)`, `verifier.check(token)`), up
+/// to a few calls deep.
 fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Option<u16> {
     let sc = program.scope(file, scope)?;
     let own = sc.stmts.iter().find_map(|st| match st {
@@ -786,17 +787,25 @@ fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Optio
         let Stmt::Call { call, .. } = st else {
             return None;
         };
-        match program.resolve(file, scope, &call.func) {
-            Target::Def { file: f, scope: s }
-                if (f, s) != (file, scope)
-                    && program
-                        .scope(f, s)
-                        .is_some_and(|c| c.kind == ScopeKind::Function) =>
-            {
-                rejects_with(program, f, s, depth + 1)
-            }
-            _ => None,
+        let (f, s) = match program.resolve(file, scope, &call.func) {
+            Target::Def { file: f, scope: s } => (f, s),
+            // `verifier.check(token)`, `self.check(token)`: a method of an
+            // instance whose class is visible.
+            _ => match &call.func {
+                Expr::Attr(base, m) => {
+                    let (cf, cs) = instance_class(program, file, scope, base)?;
+                    program.method_def(cf, cs, m)?
+                }
+                _ => return None,
+            },
+        };
+        let is_function = program
+            .scope(f, s)
+            .is_some_and(|c| c.kind == ScopeKind::Function);
+        if (f, s) == (file, scope) || !is_function {
+            return None;
         }
+        rejects_with(program, f, s, depth + 1)
     })
 }
 
