@@ -954,20 +954,24 @@ fn symbolic_links_not_followed_are_listed_as_skipped() {
     validate(&r);
 }
 
-#[test]
-fn thread_counts_above_the_limit_are_a_usage_error() {
-    let out = explore()
-        .arg(fixture("imports/cycle"))
-        .args(["--quiet", "-j", "100000"])
-        .output()
-        .unwrap();
+/// Runs `explore` with `args`, expects a usage error (exit 2, nothing on
+/// stdout, one `error:` line) and returns that line.
+fn usage_error(args: &[&str]) -> String {
+    let out = explore().args(args).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{err}");
-    assert!(errors[0].contains("100000"), "{err}");
-    assert!(errors[0].contains("1024"), "{err}");
+    errors[0].to_string()
+}
+
+#[test]
+fn thread_counts_above_the_limit_are_a_usage_error() {
+    let cycle = fixture("imports/cycle");
+    let error = usage_error(&[cycle.to_str().unwrap(), "--quiet", "-j", "100000"]);
+    assert!(error.contains("100000"), "{error}");
+    assert!(error.contains("1024"), "{error}");
     let ok = explore()
         .arg(fixture("imports/cycle"))
         .args(["--quiet", "--format", "json", "-j", "1024"])
@@ -978,19 +982,16 @@ fn thread_counts_above_the_limit_are_a_usage_error() {
 
 #[test]
 fn an_unknown_route_method_is_a_usage_error() {
-    let out = explore()
-        .args(["routes"])
-        .arg(fixture("backend"))
-        .args(["--quiet", "--method", "FOO"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
-    assert!(errors[0].contains("FOO"), "{err}");
-    assert!(errors[0].contains("not an HTTP method"), "{err}");
+    let backend = fixture("backend");
+    let error = usage_error(&[
+        "routes",
+        backend.to_str().unwrap(),
+        "--quiet",
+        "--method",
+        "FOO",
+    ]);
+    assert!(error.contains("FOO"), "{error}");
+    assert!(error.contains("not an HTTP method"), "{error}");
     for method in ["get", "POST", "ws", "websocket", "mount"] {
         let ok = explore()
             .args(["routes"])
