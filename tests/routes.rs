@@ -1082,6 +1082,13 @@ fn hand_written_checks_and_fastapi_users_count_as_authentication() {
                 "/export",
                 &["custom check (raises 401) portal.users:api_client"]
             ),
+            // A plain exception the application's handler answers with 401;
+            // another answered with 429 is no authentication.
+            row(
+                "/inbox",
+                &["custom check (raises 401) portal.users:fresh_session"]
+            ),
+            row("/uploads", &[]),
         ]
     );
     let deps = report["dependencies"].as_array().unwrap();

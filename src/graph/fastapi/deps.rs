@@ -8,7 +8,7 @@
 //! no argument means the annotation's class. Other parameters are request
 //! parameters: path, query, header, cookie, body, form or file.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{
     Auth, DeclaredOn, Dependency, DependencyKind, DependencyUse, ParamSource, Parameter, Route,
@@ -86,6 +86,9 @@ pub struct Resolver<'p> {
     program: &'p Program,
     defs: BTreeMap<String, Dependency>,
     in_progress: HashSet<String>,
+    /// First-party exception classes that an exception handler answers
+    /// with 401 or 403.
+    handled: HashMap<(usize, u32), u16>,
 }
 
 impl<'p> Resolver<'p> {
@@ -94,6 +97,7 @@ impl<'p> Resolver<'p> {
             program,
             defs: BTreeMap::new(),
             in_progress: HashSet::new(),
+            handled: auth_error_handlers(program),
         }
     }
 
@@ -576,7 +580,7 @@ impl<'p> Resolver<'p> {
                     def.provides = sc.yielded.first().map(|y| yielded(program, f, s, y));
                 }
             }
-            def.rejects_with = rejects_with(program, f, s, 0);
+            def.rejects_with = rejects_with(program, &self.handled, f, s, 0);
             let (uses, params) = self.params_at(f, s, &[], depth + 1);
             def.depends_on = uses;
             def.parameters = params;
@@ -636,7 +640,7 @@ impl<'p> Resolver<'p> {
                         .scope(f, call)
                         .and_then(|sc| sc.returns.as_ref())
                         .map(|r| provided(r, false));
-                    def.rejects_with = rejects_with(program, f, call, 0);
+                    def.rejects_with = rejects_with(program, &self.handled, f, call, 0);
                     let (uses, params) = self.params_at(f, call, &[], depth + 1);
                     def.depends_on = uses;
                     def.parameters = params;
@@ -760,20 +764,26 @@ pub fn route_label(r: &Route) -> String {
 /// credentials_exception`), in its own body or in a first-party function
 /// or method it calls (`verify_token(token)`, `verifier.check(token)`), up
 /// to a few calls deep.
-fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Option<u16> {
+fn rejects_with(
+    program: &Program,
+    handled: &HashMap<(usize, u32), u16>,
+    file: usize,
+    scope: u32,
+    depth: u32,
+) -> Option<u16> {
     let sc = program.scope(file, scope)?;
     let own = sc.stmts.iter().find_map(|st| match st {
         Stmt::Raise { value: Some(v), .. } => match v {
-            Expr::Call(c) => http_rejection(program, file, scope, c),
+            Expr::Call(c) => http_rejection(program, handled, file, scope, c),
             name @ (Expr::Name(_) | Expr::Attr(..)) => match program.resolve(file, scope, name) {
                 Target::Value {
                     file: f,
                     scope: s,
                     value: Expr::Call(c),
                     ..
-                } => http_rejection(program, f, s, c),
+                } => http_rejection(program, handled, f, s, c),
                 // `raise NotAuthenticated`: the class itself.
-                Target::Def { file: f, scope: s } => subclass_rejection(program, f, s),
+                Target::Def { file: f, scope: s } => class_rejection(program, handled, f, s),
                 _ => None,
             },
             _ => None,
@@ -805,21 +815,116 @@ fn rejects_with(program: &Program, file: usize, scope: u32, depth: u32) -> Optio
         if (f, s) == (file, scope) || !is_function {
             return None;
         }
-        rejects_with(program, f, s, depth + 1)
+        rejects_with(program, handled, f, s, depth + 1)
     })
 }
 
 /// 401 or 403 when `c` builds an `HTTPException` with that status
 /// (`status.HTTP_401_UNAUTHORIZED` and `HTTP_403_FORBIDDEN` count too), or
 /// an instance of a first-party subclass that sets it.
-fn http_rejection(program: &Program, file: usize, scope: u32, c: &Call) -> Option<u16> {
+fn http_rejection(
+    program: &Program,
+    handled: &HashMap<(usize, u32), u16>,
+    file: usize,
+    scope: u32,
+    c: &Call,
+) -> Option<u16> {
     if last_name(&c.func).is_some_and(|n| n.ends_with("HTTPException")) {
         return auth_status(c.arg(0, "status_code")?);
     }
     match program.resolve(file, scope, &c.func) {
-        Target::Def { file: f, scope: s } => subclass_rejection(program, f, s),
+        Target::Def { file: f, scope: s } => class_rejection(program, handled, f, s),
         _ => None,
     }
+}
+
+/// 401 or 403 for raising the first-party class at `(file, class)`: an
+/// `HTTPException` subclass fixing that status, or an exception that an
+/// exception handler (of it or a base class) answers with it.
+fn class_rejection(
+    program: &Program,
+    handled: &HashMap<(usize, u32), u16>,
+    file: usize,
+    class: u32,
+) -> Option<u16> {
+    subclass_rejection(program, file, class).or_else(|| {
+        program
+            .class_chain(file, class)
+            .iter()
+            .find_map(|c| handled.get(c).copied())
+    })
+}
+
+/// First-party exception classes whose handler (`@app.exception_handler(E)`
+/// or `add_exception_handler(E, handler)`, on any application or router)
+/// returns a response with status 401 or 403.
+fn auth_error_handlers(program: &Program) -> HashMap<(usize, u32), u16> {
+    let mut out = HashMap::new();
+    for (file, _, facts) in program.analyzed() {
+        for (si, sc) in facts.scopes.iter().enumerate() {
+            let si = si as u32;
+            let parent = sc.parent.unwrap_or(0);
+            // `@app.exception_handler(AuthError)` on this function.
+            for d in &sc.decorators {
+                if let Expr::Call(c) = d
+                    && matches!(&c.func, Expr::Attr(_, m) if m == "exception_handler")
+                    && let Some(exc) = c.arg(0, "exc_class_or_status_code")
+                    && let Some(code) = response_status(program, file, si)
+                    && let Target::Def {
+                        file: ef,
+                        scope: es,
+                    } = program.resolve(file, parent, exc)
+                {
+                    out.insert((ef, es), code);
+                }
+            }
+            // `app.add_exception_handler(AuthError, handler)` in this scope.
+            for st in &sc.stmts {
+                let Stmt::Call { call, .. } = st else {
+                    continue;
+                };
+                if !matches!(&call.func, Expr::Attr(_, m) if m == "add_exception_handler") {
+                    continue;
+                }
+                let (Some(exc), Some(handler)) = (
+                    call.arg(0, "exc_class_or_status_code"),
+                    call.arg(1, "handler"),
+                ) else {
+                    continue;
+                };
+                if let Target::Def {
+                    file: hf,
+                    scope: hs,
+                } = program.resolve(file, si, handler)
+                    && let Some(code) = response_status(program, hf, hs)
+                    && let Target::Def {
+                        file: ef,
+                        scope: es,
+                    } = program.resolve(file, si, exc)
+                {
+                    out.insert((ef, es), code);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// 401 or 403 when function `scope` returns a response built with that
+/// status (`JSONResponse(status_code=401, ...)`, or the status as the
+/// second positional argument).
+fn response_status(program: &Program, file: usize, scope: u32) -> Option<u16> {
+    let sc = program.scope(file, scope)?;
+    if sc.kind != ScopeKind::Function {
+        return None;
+    }
+    sc.stmts.iter().find_map(|st| match st {
+        Stmt::Return {
+            value: Some(Expr::Call(c)),
+            ..
+        } => auth_status(c.kwarg("status_code").or_else(|| c.args.get(1))?),
+        _ => None,
+    })
 }
 
 /// 401 or 403 when the class at `(file, class)` subclasses `HTTPException`
