@@ -10,10 +10,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::objects::{Objects, RegKind};
 use super::{
     Auth, DeclaredOn, Dependency, DependencyKind, DependencyUse, ParamSource, Parameter, Route,
 };
-use crate::graph::calls::{instance_class, last_name};
+use crate::graph::calls::{called_function, last_name};
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
 use crate::scan::facts::{Call, Expr, ParamKind, ScopeKind, Stmt};
@@ -92,12 +93,12 @@ pub struct Resolver<'p> {
 }
 
 impl<'p> Resolver<'p> {
-    pub fn new(program: &'p Program) -> Self {
+    pub fn new(program: &'p Program, objects: &Objects) -> Self {
         Resolver {
             program,
             defs: BTreeMap::new(),
             in_progress: HashSet::new(),
-            handled: auth_error_handlers(program),
+            handled: auth_error_handlers(program, objects),
         }
     }
 
@@ -797,22 +798,10 @@ fn rejects_with(
         let Stmt::Call { call, .. } = st else {
             return None;
         };
-        let (f, s) = match program.resolve(file, scope, &call.func) {
-            Target::Def { file: f, scope: s } => (f, s),
-            // `verifier.check(token)`, `self.check(token)`: a method of an
-            // instance whose class is visible.
-            _ => match &call.func {
-                Expr::Attr(base, m) => {
-                    let (cf, cs) = instance_class(program, file, scope, base)?;
-                    program.method_def(cf, cs, m)?
-                }
-                _ => return None,
-            },
-        };
-        let is_function = program
-            .scope(f, s)
-            .is_some_and(|c| c.kind == ScopeKind::Function);
-        if (f, s) == (file, scope) || !is_function {
+        // Functions, methods of visible instances (`verifier.check(token)`)
+        // and constructors alike.
+        let (f, s, _) = called_function(program, file, scope, &call.func)?;
+        if (f, s) == (file, scope) {
             return None;
         }
         rejects_with(program, handled, f, s, depth + 1)
@@ -855,56 +844,34 @@ fn class_rejection(
     })
 }
 
-/// First-party exception classes whose handler (`@app.exception_handler(E)`
-/// or `add_exception_handler(E, handler)`, on any application or router)
+/// First-party exception classes whose handler, registered on an
+/// application (`@app.exception_handler(E)`, `add_exception_handler(E, h)`),
 /// returns a response with status 401 or 403.
-fn auth_error_handlers(program: &Program) -> HashMap<(usize, u32), u16> {
+fn auth_error_handlers(program: &Program, objects: &Objects) -> HashMap<(usize, u32), u16> {
     let mut out = HashMap::new();
-    for (file, _, facts) in program.analyzed() {
-        for (si, sc) in facts.scopes.iter().enumerate() {
-            let si = si as u32;
-            let parent = sc.parent.unwrap_or(0);
-            // `@app.exception_handler(AuthError)` on this function.
-            for d in &sc.decorators {
-                if let Expr::Call(c) = d
-                    && matches!(&c.func, Expr::Attr(_, m) if m == "exception_handler")
-                    && let Some(exc) = c.arg(0, "exc_class_or_status_code")
-                    && let Some(code) = response_status(program, file, si)
-                    && let Target::Def {
-                        file: ef,
-                        scope: es,
-                    } = program.resolve(file, parent, exc)
-                {
-                    out.insert((ef, es), code);
-                }
-            }
-            // `app.add_exception_handler(AuthError, handler)` in this scope.
-            for st in &sc.stmts {
-                let Stmt::Call { call, .. } = st else {
-                    continue;
-                };
-                if !matches!(&call.func, Expr::Attr(_, m) if m == "add_exception_handler") {
-                    continue;
-                }
-                let (Some(exc), Some(handler)) = (
-                    call.arg(0, "exc_class_or_status_code"),
-                    call.arg(1, "handler"),
-                ) else {
-                    continue;
-                };
-                if let Target::Def {
-                    file: hf,
-                    scope: hs,
-                } = program.resolve(file, si, handler)
-                    && let Some(code) = response_status(program, hf, hs)
-                    && let Target::Def {
-                        file: ef,
-                        scope: es,
-                    } = program.resolve(file, si, exc)
-                {
-                    out.insert((ef, es), code);
-                }
-            }
+    for reg in objects
+        .registrations
+        .iter()
+        .filter(|r| r.kind == RegKind::ExceptionHandler)
+    {
+        let Some(exc) = reg.call.arg(0, "exc_class_or_status_code") else {
+            continue;
+        };
+        let handler = match (reg.decorated, &reg.applied) {
+            (Some(s), _) => Some((reg.file, s)),
+            (None, applied) => match applied.as_ref().or(reg.call.arg(1, "handler")) {
+                Some(h) => match program.resolve(reg.file, reg.scope, h) {
+                    Target::Def { file, scope } => Some((file, scope)),
+                    _ => None,
+                },
+                None => None,
+            },
+        };
+        if let Some((hf, hs)) = handler
+            && let Some(code) = response_status(program, hf, hs)
+            && let Target::Def { file, scope } = program.resolve(reg.file, reg.scope, exc)
+        {
+            out.insert((file, scope), code);
         }
     }
     out

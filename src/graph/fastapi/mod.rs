@@ -399,7 +399,7 @@ pub fn analyze(program: &Program) -> WebMap {
     if objects.objects.is_empty() {
         return map;
     }
-    let mut deps = deps::Resolver::new(program);
+    let mut deps = deps::Resolver::new(program, &objects);
     let walked = routes::walk(program, &objects, &mut deps);
     map.apps = walked
         .apps
