@@ -421,23 +421,9 @@ impl Program {
         else {
             return None;
         };
-        if self.scope(cf, cs)?.kind != ScopeKind::Class {
-            return None;
-        }
-        let chain = self.class_chain(cf, cs);
-        let mut enum_base = false;
-        for &(f, c) in &chain {
-            let sc = self.scope(f, c)?;
-            let parent = sc.parent.unwrap_or(0);
-            for b in &sc.bases {
-                let q = self.qualify(f, parent, b).unwrap_or_default();
-                if q.ends_with("StrEnum") {
-                    return None;
-                }
-                enum_base |= q.ends_with("Enum");
-            }
-        }
-        if !enum_base || self.method_def(cf, cs, "__str__").is_some() {
+        let plain_enum = self.class_extends(cf, cs, &["enum.Enum", "enum.IntEnum"])
+            && !self.class_extends(cf, cs, &["enum.StrEnum"]);
+        if !plain_enum || self.method_def(cf, cs, "__str__").is_some() {
             return None;
         }
         Some(format!(

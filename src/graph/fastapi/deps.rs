@@ -899,21 +899,15 @@ fn response_status(program: &Program, file: usize, scope: u32) -> Option<u16> {
 /// chain, or `super().__init__(status_code=403, ...)` (or
 /// `HTTPException.__init__(self, 403)`) in an `__init__`.
 fn subclass_rejection(program: &Program, file: usize, class: u32) -> Option<u16> {
-    if program.scope(file, class)?.kind != ScopeKind::Class {
+    const HTTP_EXCEPTIONS: [&str; 3] = [
+        "fastapi.HTTPException",
+        "fastapi.exceptions.HTTPException",
+        "starlette.exceptions.HTTPException",
+    ];
+    if !program.class_extends(file, class, &HTTP_EXCEPTIONS) {
         return None;
     }
-    let chain = program.class_chain(file, class);
-    let derives = chain.iter().any(|&(f, s)| {
-        program.scope(f, s).is_some_and(|sc| {
-            sc.bases
-                .iter()
-                .any(|b| last_name(b).is_some_and(|n| n.ends_with("HTTPException")))
-        })
-    });
-    if !derives {
-        return None;
-    }
-    for &(f, s) in &chain {
+    for (f, s) in program.class_chain(file, class) {
         let sc = program.scope(f, s)?;
         // The nearest class that sets `status_code` decides.
         for st in &sc.stmts {
