@@ -130,6 +130,10 @@ impl Program {
                 }
             }
         }
+        let shared: resolve::SharedPaths = files
+            .iter()
+            .map(|f| (f.path.as_str(), std::sync::Arc::from(f.path.as_str())))
+            .collect();
         // Each file's imports resolve on their own: in parallel, collected
         // in file order, then sorted (stably) as before.
         let mut imports: Vec<ImportEdge> = files
@@ -137,7 +141,7 @@ impl Program {
             .flat_map_iter(|f| {
                 let mut edges = Vec::new();
                 if let Some(facts) = &f.facts {
-                    resolve::resolve_file(&layout, &f.path, &facts.imports, &mut edges);
+                    resolve::resolve_file(&layout, &shared, &f.path, &facts.imports, &mut edges);
                 }
                 edges
             })
@@ -197,7 +201,7 @@ impl Program {
                 _ => continue,
             };
             if file != to_idx {
-                let path = self.files[file].path.clone();
+                let path = self.files[file].path.as_str().into();
                 found.push((
                     i,
                     resolve::Origin {

@@ -1,6 +1,7 @@
 //! The first-party module graph: fan-in, fan-out and import cycles.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -32,6 +33,10 @@ pub struct Cycle {
     pub import_time: bool,
 }
 
+/// Distinct (from, to) first-party edges with the first line and the
+/// strongest kind seen (top-level beats the others).
+pub type EdgeMap = BTreeMap<(Arc<str>, Arc<str>), (u32, ImportKind)>;
+
 #[derive(Debug, Default)]
 pub struct ModuleGraph {
     /// Per file path: distinct first-party modules importing it.
@@ -39,13 +44,11 @@ pub struct ModuleGraph {
     /// Per file path: distinct first-party modules it imports.
     pub fan_out: BTreeMap<String, usize>,
     pub cycles: Vec<Cycle>,
-    /// Distinct (from, to) first-party edges with the first line and the
-    /// strongest kind seen (top-level beats the others).
-    pub edges: BTreeMap<(String, String), (u32, ImportKind)>,
+    pub edges: EdgeMap,
 }
 
 pub fn build(program: &Program) -> ModuleGraph {
-    let mut edges: BTreeMap<(String, String), (u32, ImportKind)> = BTreeMap::new();
+    let mut edges = EdgeMap::new();
     for e in &program.imports {
         let (Resolution::FirstParty, Some(to)) = (e.resolution, &e.to) else {
             continue;
@@ -70,7 +73,7 @@ pub fn build(program: &Program) -> ModuleGraph {
         index.insert(&f.path, graph.add_node(&f.path));
     }
     for ((from, to), w) in &edges {
-        if let (Some(&a), Some(&b)) = (index.get(from.as_str()), index.get(to.as_str())) {
+        if let (Some(&a), Some(&b)) = (index.get(&**from), index.get(&**to)) {
             graph.add_edge(a, b, *w);
         }
     }
@@ -100,7 +103,7 @@ pub fn build(program: &Program) -> ModuleGraph {
         if *kind == ImportKind::TypeChecking {
             continue;
         }
-        if let (Some(&a), Some(&b)) = (node_of.get(from.as_str()), node_of.get(to.as_str())) {
+        if let (Some(&a), Some(&b)) = (node_of.get(&**from), node_of.get(&**to)) {
             runtime.add_edge(a, b, ());
         }
     }
@@ -142,14 +145,14 @@ pub fn build(program: &Program) -> ModuleGraph {
 /// passes `allowed`, tried from each member in order, by breadth-first
 /// search over sorted edges (so the answer is stable).
 fn shortest_loop(
-    edges: &BTreeMap<(String, String), (u32, ImportKind)>,
+    edges: &EdgeMap,
     members: &BTreeSet<&str>,
     allowed: impl Fn(ImportKind) -> bool,
 ) -> Option<Vec<CycleEdge>> {
     let mut adj: BTreeMap<&str, Vec<(&str, u32, ImportKind)>> = BTreeMap::new();
     for ((f, t), (line, kind)) in edges {
-        if allowed(*kind) && members.contains(f.as_str()) && members.contains(t.as_str()) {
-            adj.entry(f).or_default().push((t, *line, *kind));
+        if allowed(*kind) && members.contains(&**f) && members.contains(&**t) {
+            adj.entry(&**f).or_default().push((&**t, *line, *kind));
         }
     }
     let mut best: Option<Vec<CycleEdge>> = None;

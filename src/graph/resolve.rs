@@ -5,6 +5,10 @@
 //! relative, but no file matches). Nothing is dropped: an import that cannot
 //! be placed is still listed, with the reason.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -25,17 +29,21 @@ pub enum Resolution {
 /// can reach two files) and where it ends.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ImportEdge {
+    // Paths are shared by every edge naming the same file: a large
+    // repository has tens of thousands of edges.
     /// The importing file.
-    pub from: String,
+    pub from: Arc<str>,
     /// The imported file, for first-party imports.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    pub to: Option<Arc<str>>,
     /// The absolute dotted module the statement names (relative imports are
     /// made absolute when they can be).
-    pub module: String,
+    #[schemars(with = "String")]
+    pub module: CompactString,
     /// Names imported from the module, as written (`from m import a, b`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub names: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub names: Vec<CompactString>,
     pub line: u32,
     pub kind: ImportKind,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -43,7 +51,8 @@ pub struct ImportEdge {
     pub resolution: Resolution,
     /// Top-level package of a third-party or standard library import.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub package: Option<CompactString>,
     /// Imported names whose definition lives in another file than `to`,
     /// reached through re-exports (`from .impl import X` in a package
     /// `__init__.py`) or star imports.
@@ -57,28 +66,65 @@ pub struct ImportEdge {
 /// Where an imported name is really defined.
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Origin {
-    pub name: String,
+    #[schemars(with = "String")]
+    pub name: CompactString,
     /// The file that defines it.
-    pub path: String,
+    pub path: Arc<str>,
     pub line: u32,
 }
 
-/// Resolves the imports of the file at `from`.
-pub fn resolve_file(layout: &Layout, from: &str, imports: &[Import], out: &mut Vec<ImportEdge>) {
-    let Some(me) = layout.modules.get(from) else {
-        return;
-    };
-    for imp in imports {
-        resolve_one(layout, from, me, imp, out);
+/// Every file path once, shared by the edges that name it.
+pub type SharedPaths<'a> = HashMap<&'a str, Arc<str>>;
+
+/// The file whose imports are being resolved.
+struct Importer<'a> {
+    path: Arc<str>,
+    shared: &'a SharedPaths<'a>,
+}
+
+impl Importer<'_> {
+    /// The shared copy of a file path found by the layout.
+    fn file(&self, path: String) -> Arc<str> {
+        self.shared
+            .get(path.as_str())
+            .cloned()
+            .unwrap_or_else(|| path.into())
     }
 }
 
-fn edge(from: &str, imp: &Import, module: String, resolution: Resolution) -> ImportEdge {
+impl std::ops::Deref for Importer<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.path
+    }
+}
+
+/// Resolves the imports of the file at `from`.
+pub fn resolve_file(
+    layout: &Layout,
+    shared: &SharedPaths<'_>,
+    from: &str,
+    imports: &[Import],
+    out: &mut Vec<ImportEdge>,
+) {
+    let Some(me) = layout.modules.get(from) else {
+        return;
+    };
+    let from = Importer {
+        path: shared.get(from).cloned().unwrap_or_else(|| from.into()),
+        shared,
+    };
+    for imp in imports {
+        resolve_one(layout, &from, me, imp, out);
+    }
+}
+
+fn edge(from: &Importer, imp: &Import, module: String, resolution: Resolution) -> ImportEdge {
     ImportEdge {
-        from: from.to_string(),
+        from: from.path.clone(),
         to: None,
-        module,
-        names: imp.names.iter().map(|n| n.name.to_string()).collect(),
+        module: module.into(),
+        names: imp.names.iter().map(|n| n.name.clone()).collect(),
         line: imp.line,
         kind: imp.kind,
         conditional: imp.conditional,
@@ -91,7 +137,7 @@ fn edge(from: &str, imp: &Import, module: String, resolution: Resolution) -> Imp
 
 fn resolve_one(
     layout: &Layout,
-    from: &str,
+    from: &Importer,
     me: &ModuleName,
     imp: &Import,
     out: &mut Vec<ImportEdge>,
@@ -123,7 +169,7 @@ fn resolve_one(
     }
     if tables::is_stdlib(&top) {
         let mut e = edge(from, imp, imp.module.to_string(), Resolution::Stdlib);
-        e.package = Some(top);
+        e.package = Some(top.into());
         out.push(e);
         return;
     }
@@ -149,7 +195,7 @@ fn resolve_one(
         return;
     }
     let mut e = edge(from, imp, imp.module.to_string(), Resolution::ThirdParty);
-    e.package = Some(tables::package_key(&imp.module));
+    e.package = Some(tables::package_key(&imp.module).into());
     out.push(e);
 }
 
@@ -184,7 +230,7 @@ fn search_bases(layout: &Layout, from: &str, me: &ModuleName) -> Vec<String> {
 fn found_under(
     layout: &Layout,
     base: &str,
-    from: &str,
+    from: &Importer,
     imp: &Import,
     out: &mut Vec<ImportEdge>,
 ) -> bool {
@@ -216,7 +262,7 @@ fn found_under(
 fn push_targets(
     layout: &Layout,
     base: &str,
-    from: &str,
+    from: &Importer,
     imp: &Import,
     module: String,
     target: Option<String>,
@@ -233,11 +279,11 @@ fn push_targets(
             match layout.module_file(base, &sub) {
                 Some(file) if Some(&file) != target.as_ref() => {
                     let mut e = edge(from, imp, sub, Resolution::FirstParty);
-                    e.names = vec![n.name.to_string()];
-                    e.to = Some(file);
+                    e.names = vec![n.name.clone()];
+                    e.to = Some(from.file(file));
                     out.push(e);
                 }
-                _ => rest.push(n.name.to_string()),
+                _ => rest.push(n.name.clone()),
             }
         }
     }
@@ -245,7 +291,7 @@ fn push_targets(
         let mut e = edge(from, imp, module, Resolution::FirstParty);
         e.names = rest;
         match target {
-            Some(t) => e.to = Some(t),
+            Some(t) => e.to = Some(from.file(t)),
             None => e.reason = Some("namespace package (a folder without `__init__.py`)".into()),
         }
         out.push(e);
@@ -254,7 +300,7 @@ fn push_targets(
 
 fn resolve_relative(
     layout: &Layout,
-    from: &str,
+    from: &Importer,
     me: &ModuleName,
     imp: &Import,
     out: &mut Vec<ImportEdge>,
@@ -294,7 +340,10 @@ fn resolve_relative(
     let namespace = target.is_none() && layout.is_namespace_dir(&base_dir, &imp.module);
     if target.is_none() && !namespace {
         let mut e = edge(from, imp, absolute, Resolution::Unresolved);
-        e.reason = Some(format!("no module `{written}` relative to `{from}`"));
+        e.reason = Some(format!(
+            "no module `{written}` relative to `{}`",
+            &*from.path
+        ));
         out.push(e);
         return;
     }

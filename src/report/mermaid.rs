@@ -27,7 +27,7 @@ pub fn package_graph(report: &Report) -> Option<String> {
         .filter(|e| e.resolution == Resolution::FirstParty)
         .filter_map(|e| {
             let to = e.to.as_deref()?;
-            Some((*module_of.get(e.from.as_str())?, *module_of.get(to)?))
+            Some((*module_of.get(&*e.from)?, *module_of.get(to)?))
         })
         .collect();
     if report.modules.is_empty() {

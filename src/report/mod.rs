@@ -272,14 +272,14 @@ impl Report {
             match e.resolution {
                 Resolution::ThirdParty => {
                     let users = third
-                        .entry(e.package.clone().unwrap_or_default())
+                        .entry(e.package.as_deref().unwrap_or_default().to_string())
                         .or_default();
-                    if users.last() != Some(&e.from) {
-                        users.push(e.from.clone());
+                    if users.last().map(String::as_str) != Some(&*e.from) {
+                        users.push(e.from.to_string());
                     }
                 }
                 Resolution::Stdlib => {
-                    stdlib.insert(e.package.clone().unwrap_or_default());
+                    stdlib.insert(e.package.as_deref().unwrap_or_default().to_string());
                 }
                 Resolution::Unresolved => summary.unresolved_imports += 1,
                 Resolution::FirstParty => {}
