@@ -1123,7 +1123,7 @@ impl<'p> Cx<'p> {
                         client: h.created.map(|(f, l)| self.at(f, l)),
                         provider: h.provider.map(|(f, s)| self.p.def_ref(f, s)),
                         conditional: ctx.conditional,
-                        in_loop: ctx.loop_line.is_some(),
+                        in_loop: ctx.loop_line().is_some(),
                         loop_forever: ctx.loop_forever,
                     };
                     out.extend(self.through_wrappers(file, si, call, op));
@@ -1552,7 +1552,7 @@ impl<'p> Cx<'p> {
             else {
                 continue;
             };
-            if !matches!(target, Expr::Name(n) if n == name) {
+            if !matches!(&**target, Expr::Name(n) if n == name) {
                 continue;
             }
             let (f, s, iter) = self.literal_of(file, scope, iter);

@@ -40,10 +40,7 @@ pub fn loop_values(
     name: &str,
     loop_line: u32,
 ) -> Option<Vec<Bound>> {
-    let ctx = Context {
-        loop_line: Some(loop_line),
-        ..Context::default()
-    };
+    let ctx = Context::new(false, Some(loop_line), false);
     let passes = loop_bindings(program, file, scope, &ctx)?;
     passes.into_iter().map(|mut b| b.remove(name)).collect()
 }
@@ -57,7 +54,7 @@ pub fn loop_bindings(
     scope: u32,
     ctx: &Context,
 ) -> Option<Vec<Bindings>> {
-    let loop_line = ctx.loop_line?;
+    let loop_line = ctx.loop_line()?;
     let sc = program.scope(file, scope)?;
     let (target, iter) = sc.stmts.iter().find_map(|st| match st {
         Stmt::For {

@@ -215,11 +215,9 @@ impl Program {
                         out.push((file, scope, v.clone()));
                     }
                 }
-                Stmt::For {
-                    line,
-                    target: Expr::Name(n),
-                    ..
-                } if n == name => {
+                Stmt::For { line, target, .. }
+                    if matches!(&**target, Expr::Name(n) if n == name) =>
+                {
                     loops.push(*line);
                 }
                 _ => {}

@@ -167,11 +167,11 @@ impl<'a> Walker<'a> {
     }
 
     fn ctx(&self) -> Context {
-        Context {
-            conditional: self.flags.conditional,
-            loop_line: self.flags.loop_line,
-            loop_forever: self.flags.loop_forever,
-        }
+        Context::new(
+            self.flags.conditional,
+            self.flags.loop_line,
+            self.flags.loop_forever,
+        )
     }
 
     fn push(&mut self, stmt: Stmt) {
@@ -275,7 +275,7 @@ impl<'a> Walker<'a> {
                     let ctx = self.ctx();
                     self.push(Stmt::Assign {
                         line: line_of(node),
-                        targets: vec![target],
+                        targets: Box::new([target]),
                         annotation: None,
                         value,
                         augmented: false,
@@ -296,7 +296,7 @@ impl<'a> Walker<'a> {
                         let ctx = self.ctx();
                         self.push(Stmt::Assign {
                             line: line_of(node),
-                            targets: vec![target],
+                            targets: Box::new([target]),
                             annotation: None,
                             value,
                             augmented: false,
@@ -345,7 +345,7 @@ impl<'a> Walker<'a> {
                     let ctx = self.ctx();
                     self.push(Stmt::For {
                         line: line_of(node),
-                        target,
+                        target: Box::new(target),
                         iter,
                         ctx,
                     });
@@ -749,7 +749,7 @@ impl<'a> Walker<'a> {
         let ctx = self.ctx();
         self.push(Stmt::Assign {
             line: line_of(node),
-            targets,
+            targets: targets.into_boxed_slice(),
             annotation: annotation.map(Box::new),
             value,
             augmented,
@@ -769,7 +769,7 @@ impl<'a> Walker<'a> {
         self.push(Stmt::Compare {
             line: line_of(node),
             left,
-            right,
+            right: Box::new(right),
             ctx,
         });
     }
@@ -807,7 +807,7 @@ impl<'a> Walker<'a> {
                 self.push(Stmt::Compare {
                     line: line_of(pat),
                     left: subject.clone(),
-                    right,
+                    right: Box::new(right),
                     ctx,
                 });
             }

@@ -149,14 +149,31 @@ pub struct Param {
 }
 
 /// Where a statement sits, for analyses that care about control flow.
+/// Every statement carries one: it is kept to 8 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
     /// Under an `if`, `try` handler or `match` case.
     pub conditional: bool,
-    /// Line of the innermost enclosing `for`/`while` in the same scope.
-    pub loop_line: Option<u32>,
     /// The innermost enclosing loop is `while True` (or `while 1`).
     pub loop_forever: bool,
+    /// Line of the innermost enclosing loop, 0 for none: see
+    /// [`Context::loop_line`].
+    loop_at: u32,
+}
+
+impl Context {
+    pub fn new(conditional: bool, loop_line: Option<u32>, loop_forever: bool) -> Self {
+        Context {
+            conditional,
+            loop_forever,
+            loop_at: loop_line.unwrap_or(0),
+        }
+    }
+
+    /// Line of the innermost enclosing `for`/`while` in the same scope.
+    pub fn loop_line(&self) -> Option<u32> {
+        (self.loop_at != 0).then_some(self.loop_at)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,7 +182,7 @@ pub enum Stmt {
     /// `a = b = value`, `x: T = value`, `with value as a`, `type A = value`.
     Assign {
         line: u32,
-        targets: Vec<Expr>,
+        targets: Box<[Expr]>,
         /// Boxed: few assignments have one, and every statement is as
         /// large as the largest kind.
         annotation: Option<Box<Expr>>,
@@ -186,10 +203,11 @@ pub enum Stmt {
         value: Option<Expr>,
         ctx: Context,
     },
-    /// `for target in iter:`
+    /// `for target in iter:` (the target boxed, as `right` below, so that
+    /// no kind of statement is larger than an assignment).
     For {
         line: u32,
-        target: Expr,
+        target: Box<Expr>,
         iter: Expr,
         ctx: Context,
     },
@@ -197,7 +215,7 @@ pub enum Stmt {
     Compare {
         line: u32,
         left: Expr,
-        right: Expr,
+        right: Box<Expr>,
         ctx: Context,
     },
     /// `raise value`

@@ -598,8 +598,8 @@ fn module_name(program: &Program, file: usize) -> String {
 fn runs_as_script(program: &Program, file: usize) -> bool {
     program.scope(file, 0).is_some_and(|sc| {
         sc.stmts.iter().any(|st| {
-            matches!(st, Stmt::Compare { left: Expr::Name(n), right: Expr::Str(s), .. }
-                if n == "__name__" && s == "__main__")
+            matches!(st, Stmt::Compare { left: Expr::Name(n), right, .. }
+                if n == "__name__" && matches!(&**right, Expr::Str(s) if s == "__main__"))
         })
     })
 }

@@ -390,7 +390,7 @@ fn field_sites<'p>(
         else {
             continue;
         };
-        let [Expr::Name(name)] = targets.as_slice() else {
+        let [Expr::Name(name)] = &targets[..] else {
             continue;
         };
         // `model_config` is configuration, underscore names are private
@@ -696,7 +696,7 @@ fn own_config(program: &Program, file: usize, scope: u32) -> Vec<(String, (usize
         else {
             continue;
         };
-        if !matches!(targets.as_slice(), [Expr::Name(n)] if n == "model_config") {
+        if !matches!(&targets[..], [Expr::Name(n)] if n == "model_config") {
             continue;
         }
         match value {
@@ -732,7 +732,7 @@ fn own_config(program: &Program, file: usize, scope: u32) -> Vec<(String, (usize
                     augmented: false,
                     ..
                 } = st
-                    && let [Expr::Name(name)] = targets.as_slice()
+                    && let [Expr::Name(name)] = &targets[..]
                 {
                     out.push((name.to_string(), (file, i as u32, value)));
                 }

@@ -371,7 +371,7 @@ impl Objects {
                 }
                 // `for r in (a.router, b.router): app.include_router(r)`.
                 let Some(ctx) = ctx else { return };
-                let Some(loop_line) = ctx.loop_line else {
+                let Some(loop_line) = ctx.loop_line() else {
                     return;
                 };
                 let Some(sc) = program.scope(file, scope) else {
@@ -379,11 +379,9 @@ impl Objects {
                 };
                 for st in &sc.stmts {
                     if let Stmt::For {
-                        line,
-                        target: Expr::Name(t),
-                        iter,
-                        ..
+                        line, target, iter, ..
                     } = st
+                        && let Expr::Name(t) = &**target
                         && *line == loop_line
                         && t == n
                         && let Some(items) = literal_items(program, file, scope, iter)

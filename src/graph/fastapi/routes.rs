@@ -238,7 +238,7 @@ fn unknown_router(program: &Program, reg: &Registration, child: &Expr) -> String
         return format!("the router is built by `{origin}`, outside the analysed code");
     }
     if let Expr::Name(n) = child
-        && let Some(loop_line) = reg.ctx.loop_line
+        && let Some(loop_line) = reg.ctx.loop_line()
         && let Some(sc) = program.scope(reg.file, reg.scope)
     {
         for st in &sc.stmts {
@@ -246,7 +246,7 @@ fn unknown_router(program: &Program, reg: &Registration, child: &Expr) -> String
                 line, target, iter, ..
             } = st
                 && *line == loop_line
-                && matches!(target, Expr::Name(t) if t == n)
+                && matches!(&**target, Expr::Name(t) if t == n)
             {
                 return format!(
                     "`{n}` runs over `{}` (line {line}), computed at run time",
@@ -474,7 +474,7 @@ impl<'p> Walker<'_, 'p> {
                 // A loop over something known only at run time may run any
                 // number of times, none included.
                 let mut f = frame.clone();
-                f.conditional |= reg.ctx.loop_line.is_some();
+                f.conditional |= reg.ctx.loop_line().is_some();
                 self.include_pass(reg, &f, &Bindings::new());
             }
         }

@@ -252,13 +252,13 @@ pub fn socket_behaviour(program: &Program, file: usize, scope: u32) -> SocketBeh
                             m if RECEIVE.contains(&m) => out.receives.push(SocketCall {
                                 method: m.to_string(),
                                 line: call.line,
-                                loop_line: ctx.loop_line,
+                                loop_line: ctx.loop_line(),
                                 in_function: in_function.clone(),
                             }),
                             m if SEND.contains(&m) => out.sends.push(SocketSend {
                                 method: m.to_string(),
                                 line: call.line,
-                                loop_line: ctx.loop_line,
+                                loop_line: ctx.loop_line(),
                                 in_function: in_function.clone(),
                                 model: call
                                     .args
@@ -270,7 +270,7 @@ pub fn socket_behaviour(program: &Program, file: usize, scope: u32) -> SocketBeh
                         }
                         continue;
                     }
-                    if let Some(loop_line) = ctx.loop_line
+                    if let Some(loop_line) = ctx.loop_line()
                         && program
                             .qualify(file, s, &call.func)
                             .is_some_and(|q| SLEEPS.contains(&q.as_str()))
@@ -294,7 +294,7 @@ pub fn socket_behaviour(program: &Program, file: usize, scope: u32) -> SocketBeh
                     line, left, right, ..
                 } => {
                     let (field, other) = match (flow.field_of(left), flow.field_of(right)) {
-                        (Some(f), _) => (f, right),
+                        (Some(f), _) => (f, &**right),
                         (None, Some(f)) => (f, left),
                         (None, None) => continue,
                     };
@@ -515,7 +515,7 @@ impl<'a> MessageFlow<'a> {
                             augmented: false,
                             ..
                         } => {
-                            let [Expr::Name(name)] = targets.as_slice() else {
+                            let [Expr::Name(name)] = &targets[..] else {
                                 continue;
                             };
                             if self.is_message(value) {
@@ -524,12 +524,12 @@ impl<'a> MessageFlow<'a> {
                                 self.fields.insert(name.to_string(), field);
                             }
                         }
-                        Stmt::For {
-                            target: Expr::Name(name),
-                            iter,
-                            ..
-                        } if self.is_receive(iter) => {
-                            self.messages.insert(name.to_string());
+                        Stmt::For { target, iter, .. } => {
+                            if let Expr::Name(name) = &**target
+                                && self.is_receive(iter)
+                            {
+                                self.messages.insert(name.to_string());
+                            }
                         }
                         _ => {}
                     }
