@@ -654,7 +654,8 @@ impl<'p> Cx<'p> {
         }
         chain.into_iter().rev().find_map(|e| {
             let last = match e {
-                Expr::Name(n) | Expr::Attr(_, n) => n.as_str(),
+                Expr::Name(n) => n.as_str(),
+                Expr::Attr(_, n) => n.as_str(),
                 _ => return None,
             };
             if !names.contains(last) {

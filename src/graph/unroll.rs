@@ -152,11 +152,17 @@ const MUTATORS: [&str; 8] = [
 /// loop sees.
 fn mutated(program: &Program, bound_at: (usize, u32), through: &Expr) -> bool {
     let name = match through {
-        Expr::Name(n) | Expr::Attr(_, n) => n.as_str(),
+        Expr::Name(n) => n.as_str(),
+        Expr::Attr(_, n) => n.as_str(),
         _ => return true,
     };
     let same = |file: usize, scope: u32, e: &Expr| {
-        matches!(e, Expr::Name(n) | Expr::Attr(_, n) if n == name)
+        let named = match e {
+            Expr::Name(n) => n == name,
+            Expr::Attr(_, n) => n == name,
+            _ => false,
+        };
+        named
             && matches!(program.resolve(file, scope, e),
                 Target::Value { file: f, line, .. } if (f, line) == bound_at)
     };

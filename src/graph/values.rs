@@ -215,8 +215,7 @@ impl Program {
                         out.push((file, scope, v.clone()));
                     }
                 }
-                Stmt::For { line, target, .. }
-                    if matches!(&**target, Expr::Name(n) if n == name) =>
+                Stmt::For { line, target, .. } if matches!(&**target, Expr::Name(n) if n == name) =>
                 {
                     loops.push(*line);
                 }
@@ -491,7 +490,7 @@ impl Program {
         // `int(os.getenv("PORT", "6379"))`, `str(DB_INDEX)`: the builtin
         // conversion of a value known as text is that text.
         if matches!(callee.as_str(), "int" | "str")
-            && let [only] = call.args.as_slice()
+            && let [only] = &call.args[..]
             && call.kwargs.is_empty()
             && matches!(self.resolve(file, scope, &call.func), Target::Unknown)
         {

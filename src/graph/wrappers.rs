@@ -222,7 +222,7 @@ fn handed_over(
             let runs = Call {
                 line: call.line,
                 func: func.clone(),
-                args: call.args[at + 1..].to_vec(),
+                args: call.args[at + 1..].into(),
                 kwargs: call.kwargs.clone(),
             };
             out.entry((f, s))
@@ -250,8 +250,8 @@ fn apply_async_call(call: &Call) -> Option<Call> {
     Some(Call {
         line: call.line,
         func: call.func.clone(),
-        args: args.to_vec(),
-        kwargs,
+        args: args.into(),
+        kwargs: kwargs.into_boxed_slice(),
     })
 }
 

@@ -153,7 +153,7 @@ impl<'a> Converter<'a> {
                     .into_iter()
                     .map(|s| self.convert(s, d))
                     .collect();
-                Expr::Subscript(Box::new(value), subs)
+                Expr::Subscript(Box::new(value), subs.into_boxed_slice())
             }
             "generic_type" => {
                 // `list[int]` in annotations parses as a type node in some positions.
@@ -299,8 +299,8 @@ impl<'a> Converter<'a> {
         Call {
             line,
             func,
-            args,
-            kwargs,
+            args: args.into_boxed_slice(),
+            kwargs: kwargs.into_boxed_slice(),
         }
     }
 

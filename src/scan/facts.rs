@@ -15,12 +15,13 @@
 use std::sync::Arc;
 
 pub use compact_str::CompactString;
+pub use ecow::EcoString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
 /// an older build are never read back.
-pub const FACTS_VERSION: u32 = 4;
+pub const FACTS_VERSION: u32 = 5;
 
 /// What one file yielded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -254,8 +255,8 @@ impl Stmt {
 pub struct Call {
     pub line: u32,
     pub func: Expr,
-    pub args: Vec<Expr>,
-    pub kwargs: Vec<Keyword>,
+    pub args: Box<[Expr]>,
+    pub kwargs: Box<[Keyword]>,
 }
 
 impl Call {
@@ -307,7 +308,10 @@ pub enum BinOp {
 #[serde(rename_all = "snake_case")]
 pub enum Expr {
     Name(CompactString),
-    Attr(Box<Expr>, CompactString),
+    /// `base.name`. The name is a 16-byte string (inline up to 15 bytes),
+    /// so that no variant is larger than 24 bytes and an expression takes
+    /// 32: a large repository holds millions.
+    Attr(Box<Expr>, EcoString),
     Str(CompactString),
     FStr(Vec<FPart>),
     Num(CompactString),
@@ -318,7 +322,7 @@ pub enum Expr {
     Tuple(Vec<Expr>),
     Set(Vec<Expr>),
     Dict(Vec<(Expr, Expr)>),
-    Subscript(Box<Expr>, Vec<Expr>),
+    Subscript(Box<Expr>, Box<[Expr]>),
     BinOp(Box<Expr>, BinOp, Box<Expr>),
     Starred(Box<Expr>),
     DoubleStarred(Box<Expr>),

@@ -378,7 +378,7 @@ fn decorator_body(
         } => local(n),
         _ => None,
     })?;
-    let [Expr::Name(handed)] = made.args.as_slice() else {
+    let [Expr::Name(handed)] = &made.args[..] else {
         return None;
     };
     let (maker_expr, maker_call) = match &made.func {
@@ -646,14 +646,19 @@ fn function_task(
             let mut m = c.cloned().unwrap_or(Call {
                 line: 0,
                 func: Expr::None,
-                args: Vec::new(),
-                kwargs: Vec::new(),
+                args: Box::default(),
+                kwargs: Box::default(),
             });
+            let mut kwargs = m.kwargs.into_vec();
             for k in &maker.preset {
-                if m.kwarg(k.name.as_deref().unwrap_or_default()).is_none() {
-                    m.kwargs.push(k.clone());
+                if !kwargs
+                    .iter()
+                    .any(|have| have.name.is_some() && have.name == k.name)
+                {
+                    kwargs.push(k.clone());
                 }
             }
+            m.kwargs = kwargs.into_boxed_slice();
             Some(m)
         }
     };
