@@ -91,11 +91,11 @@ impl<'a> Walker<'a> {
             is_async: false,
             conditional: false,
             doc: None,
-            decorators: Vec::new(),
-            params: Vec::new(),
+            decorators: Box::default(),
+            params: Box::default(),
             returns: None,
-            bases: Vec::new(),
-            class_keywords: Vec::new(),
+            bases: Box::default(),
+            class_keywords: Box::default(),
             yields: Vec::new(),
             yielded: Vec::new(),
             stmts: Vec::new(),
@@ -573,7 +573,7 @@ impl<'a> Walker<'a> {
         let doc = child(node, Field::Body).and_then(|b| docstring(&self.conv, b));
         let mut scope = self.new_scope(node, ScopeKind::Function, name, doc);
         scope.is_async = is_async;
-        scope.params = params;
+        scope.params = params.into_boxed_slice();
         scope.returns = returns;
         self.open_scope(scope)
     }
@@ -600,8 +600,8 @@ impl<'a> Walker<'a> {
         }
         let doc = child(node, Field::Body).and_then(|b| docstring(&self.conv, b));
         let mut scope = self.new_scope(node, ScopeKind::Class, name, doc);
-        scope.bases = bases;
-        scope.class_keywords = keywords;
+        scope.bases = bases.into_boxed_slice();
+        scope.class_keywords = keywords.into_boxed_slice();
         self.open_scope(scope)
     }
 
@@ -630,11 +630,11 @@ impl<'a> Walker<'a> {
                 || self.flags.try_import
                 || self.flags.type_checking,
             doc,
-            decorators: std::mem::take(&mut self.pending_decorators),
-            params: Vec::new(),
+            decorators: std::mem::take(&mut self.pending_decorators).into_boxed_slice(),
+            params: Box::default(),
             returns: None,
-            bases: Vec::new(),
-            class_keywords: Vec::new(),
+            bases: Box::default(),
+            class_keywords: Box::default(),
             yields: Vec::new(),
             yielded: Vec::new(),
             stmts: Vec::new(),
@@ -820,9 +820,6 @@ impl<'a> Walker<'a> {
 /// written.
 fn shrink(scope: &mut Scope) {
     scope.stmts.shrink_to_fit();
-    scope.decorators.shrink_to_fit();
-    scope.bases.shrink_to_fit();
-    scope.class_keywords.shrink_to_fit();
     scope.yields.shrink_to_fit();
     scope.yielded.shrink_to_fit();
 }

@@ -113,15 +113,18 @@ pub struct Scope {
     /// Defined under an `if` or `try` rather than unconditionally.
     pub conditional: bool,
     pub doc: Option<String>,
-    pub decorators: Vec<Expr>,
+    // The lists fixed when the scope is opened are boxed slices (16 bytes
+    // instead of a Vec's 24): a large repository has tens of thousands of
+    // scopes.
+    pub decorators: Box<[Expr]>,
     /// Function parameters, in order.
-    pub params: Vec<Param>,
+    pub params: Box<[Param]>,
     /// Return annotation of a function.
     pub returns: Option<Expr>,
     /// Positional base classes of a class.
-    pub bases: Vec<Expr>,
+    pub bases: Box<[Expr]>,
     /// Keyword arguments of a class statement (`metaclass=`, `table=True`).
-    pub class_keywords: Vec<Keyword>,
+    pub class_keywords: Box<[Keyword]>,
     /// Lines of `yield` expressions directly in this function: a generator.
     pub yields: Vec<u32>,
     /// The values those `yield`s hand out, where they have one.

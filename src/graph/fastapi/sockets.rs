@@ -210,7 +210,7 @@ pub fn socket_behaviour(program: &Program, file: usize, scope: u32) -> SocketBeh
     let Some(handler) = facts.scopes.get(scope as usize) else {
         return SocketBehaviour::default();
     };
-    let Some(param) = socket_param(program, file, scope, handler.params.as_slice()) else {
+    let Some(param) = socket_param(program, file, scope, &handler.params) else {
         return SocketBehaviour::default();
     };
     let scopes = function_and_nested(program, file, scope);
