@@ -179,6 +179,15 @@ fn every_task_form_gets_the_name_celery_registers() {
         task(&report, "mail.send_raw")["direct_calls"],
         serde_json::json!(["proj/mail/tasks.py:21"])
     );
+    // `app.register_task(ReconcileAccounts())` builds the task object; it
+    // does not run the task.
+    for class_task in ["billing.reconcile", "proj.billing.tasks.ExpireTrials"] {
+        assert_eq!(
+            task(&report, class_task)["direct_calls"],
+            Value::Null,
+            "{class_task}"
+        );
+    }
 }
 
 #[test]
@@ -552,6 +561,23 @@ fn tasks_command_lists_sends_per_task_and_filters_by_queue() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["tasks"].as_array().unwrap().len(), 12);
     assert_eq!(doc["enqueues"].as_array().unwrap().len(), 18);
+
+    // A task function called as a plain function runs in the caller's
+    // process; the table says where, next to the real sends.
+    let out = explore()
+        .args(["tasks"])
+        .arg(fixture("celery_forms"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let at = text
+        .lines()
+        .position(|l| l.starts_with("mail.send_raw "))
+        .expect("mail.send_raw is listed");
+    assert_eq!(
+        text.lines().nth(at + 1),
+        Some("    called directly  proj/mail/tasks.py:21  (runs in the caller's process)")
+    );
 }
 
 #[test]
@@ -568,6 +594,16 @@ fn markdown_report_has_a_background_work_section() {
         "| `server/actions/analysis.py:41` | `server.actions.analysis:submit_file_analysis` | `tasks.analysis.analyze_file` | `.apply_async` | queue `priority`; through the partial at `server/actions/analysis.py:22` |"
     ));
     assert!(md.contains("- `tasks.analysis.analyze_file` -> `tasks.analysis.summarize`"));
+
+    let out = explore()
+        .arg(fixture("celery_forms"))
+        .arg("-q")
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains(
+        "| `mail.send_raw` | `proj.mail.tasks:send_raw` `proj/mail/tasks.py:12` |  | proj/workflows.py:23, proj/workflows.py:44, proj/workflows.py:45; called directly, in the caller's process, at proj/mail/tasks.py:21 |"
+    ), "{md}");
 }
 
 #[test]

@@ -140,11 +140,18 @@ fn tasks_by_queue(c: &CeleryMap, out: &mut String) {
                     })
                     .map(|b| format!("beat `{}` ({})", b.name, b.schedule)),
             );
-            let from = if from.is_empty() {
+            let mut from = if from.is_empty() {
                 "never, in this code".to_string()
             } else {
                 from.join(", ")
             };
+            if !t.direct_calls.is_empty() {
+                let _ = write!(
+                    from,
+                    "; called directly, in the caller's process, at {}",
+                    t.direct_calls.join(", ")
+                );
+            }
             let never = t
                 .not_importable
                 .as_deref()
@@ -303,6 +310,12 @@ pub fn task_table(c: &CeleryMap) -> String {
         }
         if sites.is_empty() && scheduled.is_empty() {
             out.push_str("    not enqueued in this code\n");
+        }
+        for at in &t.direct_calls {
+            let _ = writeln!(
+                out,
+                "    called directly  {at}  (runs in the caller's process)"
+            );
         }
         for e in sites {
             let q = e

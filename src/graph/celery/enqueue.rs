@@ -18,7 +18,7 @@ use crate::graph::values::StrValue;
 use crate::graph::wrappers::{Wrappers, param_passed};
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
-use crate::scan::facts::{BinOp, Call, Expr, FPart, Stmt};
+use crate::scan::facts::{BinOp, Call, Expr, FPart, ScopeKind, Stmt};
 
 use super::apps::{AppInfo, app_of, schedule_text};
 use super::tasks::TaskInfo;
@@ -214,7 +214,12 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
                                 call,
                                 Some(partial),
                             ));
-                        } else if let Some(t) = task_of(file, si, func) {
+                        } else if let Some(t) = task_of(file, si, func)
+                            && !is_class_task(program, &tasks[t])
+                        {
+                            // Calling a class-based task's class builds the
+                            // task object (`app.register_task(Cls())`); it
+                            // does not run it.
                             direct.push((t, format!("{}:{}", record.path, call.line)));
                         }
                     }
@@ -222,7 +227,7 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
                 }
             }
             // `@task_failure.connect`, `@app.on_after_configure.connect`.
-            if sc.kind == crate::scan::facts::ScopeKind::Function {
+            if sc.kind == ScopeKind::Function {
                 let outer = sc.parent.unwrap_or(0);
                 for dec in &sc.decorators {
                     let func = match dec {
@@ -821,4 +826,13 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         }
         _ => {}
     }
+}
+
+/// Whether a task is a `Task` subclass rather than a decorated function.
+fn is_class_task(program: &Program, task: &TaskInfo) -> bool {
+    program.files[task.file]
+        .facts
+        .as_ref()
+        .and_then(|f| f.scopes.get(task.scope as usize))
+        .is_some_and(|s| s.kind == ScopeKind::Class)
 }
