@@ -210,6 +210,7 @@ fn apps_are_configured_from_every_source() {
         app["autodiscover"],
         serde_json::json!(["proj.billing", "proj.mail"])
     );
+    assert_eq!(app["autodiscover_dynamic"], Value::Null);
     assert_eq!(app["task_routes"][0]["pattern"], "proj.mail.*");
     assert_eq!(app["task_routes"][0]["queue"], "mail");
     assert_eq!(apps[1]["object"], "proj.run_direct:app");
@@ -943,5 +944,70 @@ fn str_of_an_enum_member_is_its_value_only_when_the_class_says_so() {
         report["tasks"][1]["name"]["reason"],
         "`str(Plain.REINDEX)` is the member's name with its class, not its value \
          (`Enum.__str__`)"
+    );
+}
+
+#[test]
+fn autodiscovery_without_a_package_list_says_what_it_searches() {
+    // Django's `app.autodiscover_tasks()`: the installed apps, which are
+    // settings, not packages named here.
+    let report = report_json(&fixture("django_celery"), &[]);
+    let app = &report["celery_apps"][0];
+    assert_eq!(app["autodiscover"], Value::Null);
+    assert_eq!(
+        app["autodiscover_dynamic"],
+        serde_json::json!(["the installed apps (no packages given)"])
+    );
+    let out = explore()
+        .arg(fixture("django_celery"))
+        .arg("-q")
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.contains(
+            "Task modules of `shop.celery:app`: those autodiscovered in the installed apps \
+             (no packages given)."
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_configuration_mapping_built_at_run_time_is_a_source_not_read() {
+    // `app.conf.update({... for name, value in os.environ.items() ...})`:
+    // any key may be set there, so the broker is not "not set".
+    let report = report_json(&fixture("celery_wrappers"), &[]);
+    let app = report["celery_apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["object"] == "depot.app:app")
+        .expect("the depot app is found");
+    assert_eq!(
+        app["config_from"],
+        serde_json::json!([{
+            "target": "conf.update(...)",
+            "reason": "a mapping built at run time: which keys it sets is not known here",
+            "file": "depot/app.py",
+            "line": 19
+        }])
+    );
+    assert_eq!(app["broker"], Value::Null);
+    let out = explore()
+        .arg(fixture("celery_wrappers"))
+        .arg("-q")
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| `depot.app:app` |"))
+        .expect("the depot app has a row");
+    assert_eq!(
+        row,
+        "| `depot.app:app` | `depot/app.py:8` | not in the configuration read here | not in \
+         the configuration read here | `depot` | conf.update(...) (a mapping built at run time: \
+         which keys it sets is not known here) |"
     );
 }

@@ -40,9 +40,17 @@ fn apps(c: &CeleryMap, out: &mut String) {
     }
     out.push_str("### Celery apps\n\n| app | defined | broker | result backend | default queue | configured from |\n|---|---|---|---|---|---|\n");
     for a in &c.celery_apps {
+        // A source whose contents were not read may set anything.
+        let unread = a.config_from.iter().any(|s| s.path.is_none());
         let setting = |s: &Option<crate::graph::celery::Setting>| {
             s.as_ref().map_or_else(
-                || "not set".to_string(),
+                || {
+                    if unread {
+                        "not in the configuration read here".to_string()
+                    } else {
+                        "not set".to_string()
+                    }
+                },
                 |s| {
                     let note = match &s.value {
                         StrValue::Known { note: Some(n), .. } => format!(" ({n})"),
@@ -89,12 +97,20 @@ fn apps(c: &CeleryMap, out: &mut String) {
             }
             out.push('\n');
         }
-        if !a.includes.is_empty() || !a.autodiscover.is_empty() {
+        if !a.includes.is_empty()
+            || !a.autodiscover.is_empty()
+            || !a.autodiscover_dynamic.is_empty()
+        {
             let mut mods: Vec<String> = a.includes.iter().map(|m| format!("`{m}`")).collect();
             mods.extend(
                 a.autodiscover
                     .iter()
                     .map(|m| format!("`{m}` (autodiscovered)")),
+            );
+            mods.extend(
+                a.autodiscover_dynamic
+                    .iter()
+                    .map(|what| format!("those autodiscovered in {what}")),
             );
             let _ = writeln!(
                 out,

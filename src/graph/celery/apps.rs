@@ -358,12 +358,30 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
                             set_key(program, &mut apps[a], file, scope, call.line, key, &k.value);
                         }
                     }
-                    if let Some(Expr::Dict(pairs)) = call.args.first() {
-                        for (k, v) in pairs {
-                            if let Some(key) = k.as_str() {
-                                set_key(program, &mut apps[a], file, scope, call.line, key, v);
+                    match call.args.first() {
+                        Some(Expr::Dict(pairs)) => {
+                            for (k, v) in pairs {
+                                if let Some(key) = k.as_str() {
+                                    set_key(program, &mut apps[a], file, scope, call.line, key, v);
+                                }
                             }
                         }
+                        // `conf.update({k: v for k in ...})`, `conf.update(cfg)`.
+                        Some(other) => apps[a].entry.config_from.push(ConfigSource {
+                            target: match other {
+                                Expr::Name(n) => format!("conf.update({n})"),
+                                _ => "conf.update(...)".into(),
+                            },
+                            namespace: None,
+                            path: None,
+                            reason: Some(
+                                "a mapping built at run time: which keys it sets is not known here"
+                                    .into(),
+                            ),
+                            file: program.files[file].path.clone(),
+                            line: call.line,
+                        }),
+                        None => {}
                     }
                 }
                 "config_from_object" => {
@@ -380,7 +398,7 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
                             || "the installed apps (no packages given)".to_string(),
                             |p| format!("`{}`, computed at run time", render_expr(p)),
                         );
-                        apps[a].entry.autodiscover.push(what);
+                        apps[a].entry.autodiscover_dynamic.push(what);
                     } else {
                         apps[a].entry.autodiscover.extend(names);
                     }

@@ -51,11 +51,17 @@ pub struct CeleryApp {
     /// Every configuration key set, in the order seen.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigKey>,
-    /// `include=[...]` and `autodiscover_tasks([...])` packages.
+    /// `include=[...]` modules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub includes: Vec<String>,
+    /// Packages named in `autodiscover_tasks([...])`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub autodiscover: Vec<String>,
+    /// `autodiscover_tasks` calls whose packages are not a literal list:
+    /// what they search instead (Django's installed apps when no packages
+    /// are given), or the expression computed at run time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub autodiscover_dynamic: Vec<String>,
     /// `task_routes` entries, in matching order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub task_routes: Vec<TaskRoute>,
@@ -87,6 +93,7 @@ impl CeleryApp {
             config: Vec::new(),
             includes: Vec::new(),
             autodiscover: Vec::new(),
+            autodiscover_dynamic: Vec::new(),
             task_routes: Vec::new(),
             default_queue: "celery".into(),
             default_queue_note: None,
