@@ -287,6 +287,29 @@ fn every_key_building_form_folds_into_a_pattern() {
             "write",
             &["rate:{}:minute"],
         ),
+        // A lock's key passed to its methods is the one each caller names:
+        // through `set`, a one-key script and a one-key `delete`.
+        op(
+            "cachesvc/store.py:73",
+            "cachesvc.store:nightly_cleanup",
+            "set",
+            "write",
+            &["locks:cleanup"],
+        ),
+        op(
+            "cachesvc/store.py:74",
+            "cachesvc.store:nightly_cleanup",
+            "eval",
+            "write",
+            &["locks:cleanup"],
+        ),
+        op(
+            "cachesvc/store.py:76",
+            "cachesvc.store:nightly_cleanup",
+            "delete",
+            "write",
+            &["locks:cleanup"],
+        ),
         op(
             "cachesvc/worker.py:12",
             "cachesvc.worker:run_job",
@@ -325,6 +348,37 @@ fn every_key_building_form_folds_into_a_pattern() {
         .map(|o| o["line"].as_u64().unwrap())
         .collect();
     assert_eq!(pipelined, vec![25, 25, 26, 27]);
+    // The script may read the key too: it is listed among the readers.
+    let lock = report["redis"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "locks:cleanup")
+        .expect("the lock key is indexed");
+    let uses = |list: &str| -> Vec<String> {
+        lock[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                format!(
+                    "{}:{} {}",
+                    u["file"].as_str().unwrap(),
+                    u["line"],
+                    u["command"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        uses("writers"),
+        [
+            "cachesvc/store.py:73 set",
+            "cachesvc/store.py:74 eval",
+            "cachesvc/store.py:76 delete"
+        ]
+    );
+    assert_eq!(uses("readers"), ["cachesvc/store.py:74 eval"]);
     let glob = report["redis"]["keys"]
         .as_array()
         .unwrap()

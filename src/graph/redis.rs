@@ -506,10 +506,10 @@ fn command(name: &str) -> Option<(Access, Keys, On)> {
         "lpop" | "rpop" | "spop" | "zpopmin" | "zpopmax" | "getdel" => (Consume, First, On::Client),
         // `brpop(keys, timeout)`: one key or a list of them.
         "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => (Consume, First, On::Client),
-        // A script can do anything to its keys: count it as writing them.
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" => {
-            (Write, Keys::Script, On::Client)
-        }
+        // A script can do anything to its keys: count it as writing them
+        // (the key index lists it among the readers too).
+        "eval" | "evalsha" | "fcall" => (Write, Keys::Script, On::Client),
+        "eval_ro" | "evalsha_ro" | "fcall_ro" => (Read, Keys::Script, On::Client),
         "mget" | "exists" | "sinter" | "sunion" | "sdiff" | "pfcount" => (Read, All, On::Client),
         "xread" => (Read, Mapping, On::Client),
         "scan_iter" | "scan" | "keys" => (Read, Match, On::Client),
@@ -1147,9 +1147,8 @@ impl<'p> Cx<'p> {
         call: &Arc<Call>,
         op: RedisOp,
     ) -> Vec<RedisOp> {
-        let Some(first) = command(&op.command)
-            .filter(|(_, k, _)| *k == Keys::First)
-            .and_then(|_| first_key(call, &op.command))
+        let Some(first) =
+            command(&op.command).and_then(|(_, keys, _)| single_key(call, &op.command, keys))
         else {
             return vec![op];
         };
@@ -1612,6 +1611,26 @@ fn first_key<'c>(call: &'c Call, name: &str) -> Option<&'c Expr> {
     }
 }
 
+/// A command that runs a server-side script that may write its keys.
+fn is_script(command: &str) -> bool {
+    matches!(command, "eval" | "evalsha" | "fcall")
+}
+
+/// The one key expression of a command that names a single key: the first
+/// argument of `get`/`set`/..., the only argument of `delete(key)`, the
+/// only key of `eval(script, 1, key, ...)`. `None` for several keys.
+fn single_key<'c>(call: &'c Call, name: &str, keys: Keys) -> Option<&'c Expr> {
+    match keys {
+        Keys::First => first_key(call, name),
+        Keys::All if call.args.len() == 1 && call.kwargs.is_empty() => call.args.first(),
+        Keys::Script => match call.arg(1, "numkeys") {
+            Some(Expr::Num(n)) if n.as_str() == "1" => call.args.get(2),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Builds the key index from the operations.
 fn key_index(ops: &[RedisOp]) -> Vec<RedisKey> {
     let mut index: BTreeMap<(String, KeyKind, bool), RedisKey> = BTreeMap::new();
@@ -1645,6 +1664,12 @@ fn key_index(ops: &[RedisOp]) -> Vec<RedisKey> {
             };
             match op.access {
                 Access::Read | Access::Consume => entry.readers.push(u),
+                // A script may read its keys as well as write them (a lock
+                // released only by its holder reads the token first).
+                Access::Write if is_script(&op.command) => {
+                    entry.readers.push(u.clone());
+                    entry.writers.push(u);
+                }
                 Access::Write => entry.writers.push(u),
                 Access::Publish => entry.publishers.push(u),
                 Access::Subscribe => entry.subscribers.push(u),
