@@ -703,6 +703,24 @@ fn http_calls_name_method_and_url_through_clients_base_urls_and_wrappers() {
                 "shop/partners.py:46",
                 &[]
             ),
+            // A name bound more than once says what each binding holds.
+            h(
+                "GET",
+                "<dynamic: `image_url` holds one of 2 values, none known here: \
+                 `requests.get(image_url).content` is only known at run time; `image_url` from \
+                 the caller or a loop>",
+                "requests",
+                "shop/partners.py:52",
+                &[]
+            ),
+            h(
+                "GET",
+                "<dynamic: `url` holds one of several values: `https://status.example.com/eu`, \
+                 `https://status.example.com/us`>",
+                "requests",
+                "shop/partners.py:60",
+                &[]
+            ),
         ]
     );
     assert_eq!(

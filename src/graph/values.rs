@@ -35,6 +35,10 @@ pub enum StrValue {
     Dynamic { reason: String },
 }
 
+/// How the stand-in for a value bound outside the function's own
+/// assignments (a parameter, a loop variable, `+=`) ends.
+const FROM_OUTSIDE: &str = "from the caller or a loop";
+
 impl StrValue {
     pub fn known(s: impl Into<String>) -> Self {
         StrValue::Known {
@@ -153,6 +157,10 @@ impl Program {
                     None => StrValue::dynamic("an environment variable chosen at run time"),
                 }
             }
+            // The stand-in `alternatives` adds for a parameter or a loop.
+            Expr::Other(text) if text.ends_with(FROM_OUTSIDE) => {
+                StrValue::dynamic(text.to_string())
+            }
             _ => StrValue::dynamic(format!("`{}` is not a string", render_expr(expr))),
         }
     }
@@ -246,9 +254,7 @@ impl Program {
             out.push((
                 file,
                 scope,
-                Expr::Other(compact_str::format_compact!(
-                    "`{name}` from the caller or a loop"
-                )),
+                Expr::Other(compact_str::format_compact!("`{name}` {FROM_OUTSIDE}")),
             ));
         }
         Some(out)
@@ -264,19 +270,39 @@ impl Program {
             if texts.iter().all(|t| t.is_some() && *t == texts[0]) {
                 return values.into_iter().next().expect("one value at least");
             }
-            let shown: Vec<String> = values
+            let known: Vec<String> = values
                 .iter()
+                .filter_map(|v| v.text().map(|t| format!("`{t}`")))
                 .take(4)
-                .map(|v| {
-                    v.text()
-                        .map_or_else(|| "?".to_string(), |t| format!("`{t}`"))
+                .collect();
+            let mut reasons: Vec<&str> = values
+                .iter()
+                .filter_map(|v| match v {
+                    StrValue::Dynamic { reason } => Some(reason.as_str()),
+                    _ => None,
                 })
                 .collect();
-            return StrValue::dynamic(format!(
-                "`{}` holds one of several values: {}",
-                render_expr(expr),
-                shown.join(", ")
-            ));
+            reasons.dedup();
+            let name = render_expr(expr);
+            return StrValue::dynamic(if known.is_empty() {
+                format!(
+                    "`{name}` holds one of {} values, none known here: {}",
+                    values.len(),
+                    reasons
+                        .iter()
+                        .take(2)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            } else if reasons.is_empty() {
+                format!("`{name}` holds one of several values: {}", known.join(", "))
+            } else {
+                format!(
+                    "`{name}` holds one of several values: {}, or one known only at run time",
+                    known.join(", ")
+                )
+            });
         }
         match self.resolve(file, scope, expr) {
             Target::Value {
