@@ -797,6 +797,10 @@ fn markdown_report_opens_with_applications_and_route_tables() {
     ));
     assert!(md.contains("| 1 | `server.app:create_app.<locals>.add_timing_header` | function |"));
     assert!(md.contains("app -- \"/api/v1\" --> r0[\"server.routes:api_router\"]"));
+    // The session socket is accepted inside the connection manager.
+    assert!(md.contains(
+        "- Hands the socket to `manager.connect` (`server.utils.connections:ConnectionManager.connect`) at line 43, which accepts it at `server/utils/connections.py:12`."
+    ));
 }
 
 #[test]

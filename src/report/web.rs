@@ -472,9 +472,34 @@ fn socket_lines(r: &Route, ws: &SocketBehaviour, out: &mut String) {
             .as_deref()
             .map(|t| format!(" (`{t}`)"))
             .unwrap_or_default();
+        let does: Vec<String> = h
+            .uses
+            .iter()
+            .map(|u| {
+                let what = match u.method.as_str() {
+                    "accept" => "accepts it".to_string(),
+                    "close" => "closes it".to_string(),
+                    m if m.starts_with("send") => format!("sends with `{m}()`"),
+                    m => format!("receives with `{m}()`"),
+                };
+                let mut at = format!("{what} at `{}:{}`", u.file, u.line);
+                if let Some(l) = u.loop_line {
+                    let _ = write!(at, " in the loop at line {l}");
+                }
+                if h.target.as_deref() != Some(u.function.as_str()) {
+                    let _ = write!(at, " (in `{}`)", short(&u.function));
+                }
+                at
+            })
+            .collect();
+        let does = if does.is_empty() {
+            String::new()
+        } else {
+            format!(", which {}", does.join(", "))
+        };
         let _ = writeln!(
             out,
-            "- Hands the socket to `{}`{target} at line {}.",
+            "- Hands the socket to `{}`{target} at line {}{does}.",
             h.call, h.line
         );
     }

@@ -18,7 +18,7 @@ use super::models::{self, ModuleInstance};
 use crate::graph::values::StrValue;
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
-use crate::scan::facts::{Call, Expr, Param, ScopeKind, Stmt};
+use crate::scan::facts::{Call, Expr, Param, ParamKind, ScopeKind, Stmt};
 
 const WEBSOCKET_TYPES: &[&str] = &[
     "fastapi.WebSocket",
@@ -100,9 +100,8 @@ pub struct SocketBehaviour {
     /// Sleeps inside loops: the handler pushes on a timer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub polls: Vec<SocketPoll>,
-    // Known shortcoming: what those helpers send or receive is not folded
-    // into this handler's lists.
-    /// Calls that hand the socket to other code.
+    /// Calls that hand the socket to other code, with what that code does
+    /// with it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub helpers: Vec<SocketHelper>,
 }
@@ -187,6 +186,24 @@ pub struct SocketHelper {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub line: u32,
+    /// What the callee does with the socket it is given: accepting,
+    /// receiving, sending and closing, in it and in the functions it hands
+    /// the socket on to (three calls deep at most).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<SocketUse>,
+}
+
+/// A call on the socket made inside a helper it was handed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct SocketUse {
+    /// `accept`, `receive_json`, `send_text`, `close`, ...
+    pub method: String,
+    /// The helper it is in, as `module:qualname`.
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loop_line: Option<u32>,
 }
 
 /// A class that keeps open websockets and sends to them.
@@ -726,28 +743,150 @@ fn helper(
     if !passes {
         return None;
     }
-    let target = match program.resolve(file, scope, &call.func) {
-        Target::Def { file: f, scope: s } => Some(program.def_ref(f, s)),
-        Target::External(_) | Target::Module(_) => return None,
-        Target::Value { .. } => None,
-        Target::Unknown => match &call.func {
-            Expr::Attr(base, method) => match instance_class(program, file, scope, base) {
-                Instance::Class(cf, cs) => method_of(program, cf, cs, method),
-                Instance::NotFirstParty => return None,
-                Instance::Unknown if CONTAINER_METHODS.contains(&method.as_str()) => {
-                    return None;
-                }
-                Instance::Unknown => None,
-            },
-            // An unbound bare name is a builtin (`print`, `id`).
-            _ => return None,
-        },
+    let def = match callee(program, file, scope, call) {
+        Callee::Def(f, s) => Some((f, s)),
+        Callee::Unresolved => None,
+        Callee::Outside => return None,
     };
+    let uses = def
+        .and_then(|(f, s)| {
+            let param = receiving_param(program, call, sockets, f, s)?;
+            let mut seen = vec![(f, s)];
+            Some(helper_uses(program, f, s, &param, 0, &mut seen))
+        })
+        .unwrap_or_default();
     Some(SocketHelper {
         call: render_expr(&call.func),
-        target,
+        target: def.map(|(f, s)| program.def_ref(f, s)),
         line: call.line,
+        uses,
     })
+}
+
+/// What a call runs.
+#[derive(Clone, Copy)]
+enum Callee {
+    /// A first-party function or method.
+    Def(usize, u32),
+    /// Maybe first-party code, but it cannot be resolved.
+    Unresolved,
+    /// Certainly not code of the program: a builtin, a library function, a
+    /// list's `append`.
+    Outside,
+}
+
+fn callee(program: &Program, file: usize, scope: u32, call: &Call) -> Callee {
+    match program.resolve(file, scope, &call.func) {
+        Target::Def { file: f, scope: s } => Callee::Def(f, s),
+        Target::External(_) | Target::Module(_) => Callee::Outside,
+        Target::Value { .. } => Callee::Unresolved,
+        Target::Unknown => match &call.func {
+            Expr::Attr(base, method) => match instance_class(program, file, scope, base) {
+                Instance::Class(cf, cs) => match method_def(program, cf, cs, method) {
+                    Some((f, s)) => Callee::Def(f, s),
+                    None => Callee::Unresolved,
+                },
+                Instance::NotFirstParty => Callee::Outside,
+                Instance::Unknown if CONTAINER_METHODS.contains(&method.as_str()) => {
+                    Callee::Outside
+                }
+                Instance::Unknown => Callee::Unresolved,
+            },
+            // An unbound bare name is a builtin (`print`, `id`).
+            _ => Callee::Outside,
+        },
+    }
+}
+
+/// The parameter of the function at `(file, scope)` that receives the
+/// socket `call` passes: by position (after `self` for a method called on
+/// an instance) or by keyword.
+fn receiving_param(
+    program: &Program,
+    call: &Call,
+    sockets: &BTreeSet<String>,
+    file: usize,
+    scope: u32,
+) -> Option<String> {
+    let is_socket = |e: &Expr| matches!(e, Expr::Name(n) if sockets.contains(n.as_str()));
+    let target = program.scope(file, scope)?;
+    if let Some(k) = call.kwargs.iter().find(|k| is_socket(&k.value)) {
+        let name = k.name.as_deref()?;
+        return target
+            .params
+            .iter()
+            .any(|p| p.name == name)
+            .then(|| name.to_string());
+    }
+    let pos = call.args.iter().position(is_socket)?;
+    let in_class = target
+        .parent
+        .and_then(|p| program.scope(file, p))
+        .is_some_and(|p| p.kind == ScopeKind::Class);
+    let bound = in_class
+        && matches!(&call.func, Expr::Attr(..))
+        && target
+            .params
+            .first()
+            .is_some_and(|p| p.name == "self" || p.name == "cls");
+    let p = target.params.get(pos + usize::from(bound))?;
+    (p.kind == ParamKind::Normal).then(|| p.name.to_string())
+}
+
+/// The socket calls a helper makes on its parameter `param`, and those of
+/// the helpers it hands the socket on to, up to three calls deep.
+fn helper_uses(
+    program: &Program,
+    file: usize,
+    scope: u32,
+    param: &str,
+    depth: u32,
+    seen: &mut Vec<(usize, u32)>,
+) -> Vec<SocketUse> {
+    let sockets = BTreeSet::from([param.to_string()]);
+    let function = program.def_ref(file, scope);
+    let path = &program.files[file].path;
+    let mut out = Vec::new();
+    for s in function_and_nested(program, file, scope) {
+        let Some(sc) = program.scope(file, s) else {
+            continue;
+        };
+        for st in &sc.stmts {
+            let Stmt::Call { call, ctx, .. } = st else {
+                continue;
+            };
+            if let Some(method) = socket_method(&sockets, &call.func) {
+                if method == "accept"
+                    || method == "close"
+                    || RECEIVE.contains(&method)
+                    || SEND.contains(&method)
+                {
+                    out.push(SocketUse {
+                        method: method.to_string(),
+                        function: function.clone(),
+                        file: path.clone(),
+                        line: call.line,
+                        loop_line: ctx.loop_line(),
+                    });
+                }
+                continue;
+            }
+            if depth >= 2 {
+                continue;
+            }
+            let Callee::Def(f, cs) = callee(program, file, s, call) else {
+                continue;
+            };
+            if seen.contains(&(f, cs)) {
+                continue;
+            }
+            if let Some(p) = receiving_param(program, call, &sockets, f, cs) {
+                seen.push((f, cs));
+                out.extend(helper_uses(program, f, cs, &p, depth + 1, seen));
+            }
+        }
+    }
+    out
 }
 
 enum Instance {
@@ -817,7 +956,7 @@ fn instance_class(program: &Program, file: usize, scope: u32, base: &Expr) -> In
 }
 
 /// The method `name` of a first-party class or its first-party bases.
-fn method_of(program: &Program, file: usize, scope: u32, name: &str) -> Option<String> {
+fn method_def(program: &Program, file: usize, scope: u32, name: &str) -> Option<(usize, u32)> {
     for (f, s) in models::ancestry(program, file, scope) {
         let facts = program.files.get(f)?.facts.as_ref()?;
         if let Some(i) = facts
@@ -825,7 +964,7 @@ fn method_of(program: &Program, file: usize, scope: u32, name: &str) -> Option<S
             .iter()
             .position(|m| m.parent == Some(s) && m.kind == ScopeKind::Function && m.name == name)
         {
-            return Some(program.def_ref(f, i as u32));
+            return Some((f, i as u32));
         }
     }
     None
@@ -1176,6 +1315,82 @@ async def chat(sock: WebSocket):
                 name: "manager".into()
             }]
         );
+    }
+
+    #[test]
+    fn what_helpers_do_with_the_socket_is_listed_under_them() {
+        let program = Program::from_sources(&[
+            ("app/__init__.py", ""),
+            (
+                "app/conn.py",
+                "from fastapi import WebSocket\n\n\
+                 class Hub:\n\
+                 \x20   async def join(self, ws: WebSocket):\n\
+                 \x20       await ws.accept()\n\n\
+                 \x20   async def pump(self, room, *, sock):\n\
+                 \x20       while True:\n\
+                 \x20           await sock.send_json(room)\n\
+                 \x20           await relay(sock)\n\n\
+                 async def relay(target):\n\
+                 \x20   data = await target.receive_text()\n\
+                 \x20   await echo(target, data)\n\n\
+                 async def echo(target, data):\n\
+                 \x20   await target.send_text(data)\n\
+                 \x20   await relay(target)\n\n\
+                 hub = Hub()\n",
+            ),
+            (
+                "app/ws.py",
+                "from fastapi import WebSocket\nfrom app.conn import hub, relay\n\n\
+                 async def room(websocket: WebSocket):\n\
+                 \x20   await hub.join(websocket)\n\
+                 \x20   await hub.pump('lobby', sock=websocket)\n\
+                 \x20   await relay(websocket)\n",
+            ),
+        ]);
+        let (f, s) = def(&program, "app/ws.py", "room");
+        let b = socket_behaviour(&program, f, s);
+        // `(method, function, line, loop line)` of each use, per helper.
+        type Uses<'a> = Vec<(&'a str, &'a str, u32, Option<u32>)>;
+        let uses: Vec<(&str, Uses)> = b
+            .helpers
+            .iter()
+            .map(|h| {
+                (
+                    h.call.as_str(),
+                    h.uses
+                        .iter()
+                        .map(|u| (u.method.as_str(), u.function.as_str(), u.line, u.loop_line))
+                        .collect(),
+                )
+            })
+            .collect();
+        // After `self` for a method called on an instance; by keyword; and
+        // through helpers of helpers, each function once, though `relay`
+        // and `echo` call each other.
+        assert_eq!(
+            uses,
+            vec![
+                ("hub.join", vec![("accept", "app.conn:Hub.join", 5, None)]),
+                (
+                    "hub.pump",
+                    vec![
+                        ("send_json", "app.conn:Hub.pump", 9, Some(8)),
+                        ("receive_text", "app.conn:relay", 13, None),
+                        ("send_text", "app.conn:echo", 17, None),
+                    ]
+                ),
+                (
+                    "relay",
+                    vec![
+                        ("receive_text", "app.conn:relay", 13, None),
+                        ("send_text", "app.conn:echo", 17, None),
+                    ]
+                ),
+            ]
+        );
+        // The handler's own lists stay its own.
+        assert!(b.accept.is_empty() && b.sends.is_empty() && b.receives.is_empty());
     }
 
     #[test]
