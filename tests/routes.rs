@@ -566,6 +566,12 @@ fn the_backend_is_mapped_from_its_factory_down() {
             "app.state.redis.close()"
         ]
     );
+    // What startup leaves on the application; locals are not listed.
+    assert_eq!(
+        strings(&app["lifespan"]["startup_sets"]),
+        ["app.state.redis"]
+    );
+    assert_eq!(app["lifespan"]["shutdown_sets"], Value::Null);
     // Declared CORS, GZip, RequestId, then the decorator; a request meets
     // them in the reverse order.
     let order: Vec<(String, u64)> = app["middleware"]
@@ -797,6 +803,9 @@ fn markdown_report_opens_with_applications_and_route_tables() {
     ));
     assert!(md.contains("| 1 | `server.app:create_app.<locals>.add_timing_header` | function |"));
     assert!(md.contains("app -- \"/api/v1\" --> r0[\"server.routes:api_router\"]"));
+    assert!(md.contains(
+        "on startup `get_redis()`, `init_analytics()`, `asyncio.create_task()`, `relay_analysis_events()`, and sets `app.state.redis`; on shutdown"
+    ));
     // The session socket is accepted inside the connection manager.
     assert!(md.contains(
         "- Hands the socket to `manager.connect` (`server.utils.connections:ConnectionManager.connect`) at line 43, which accepts it at `server/utils/connections.py:12`."

@@ -139,8 +139,8 @@ fn app_section(app: &App, out: &mut String) {
             l.handler,
             l.file,
             l.line,
-            calls(&l.startup),
-            calls(&l.shutdown)
+            phase(&l.startup, &l.startup_sets),
+            phase(&l.shutdown, &l.shutdown_sets)
         );
     }
     if !app.events.is_empty() {
@@ -196,6 +196,15 @@ fn app_section(app: &App, out: &mut String) {
             );
         }
         out.push('\n');
+    }
+}
+
+/// One side of a lifespan's `yield`: the calls, then what it sets.
+fn phase(calls_made: &[String], sets: &[String]) -> String {
+    match (calls_made.is_empty(), sets.is_empty()) {
+        (_, true) => calls(calls_made),
+        (true, false) => format!("sets {}", calls(sets)),
+        (false, false) => format!("{}, and sets {}", calls(calls_made), calls(sets)),
     }
 }
 

@@ -12,7 +12,7 @@ use super::routes::AppWalk;
 use super::{App, AppKind, EventHandler, ExceptionHandler, Lifespan, Middleware, MiddlewareKind};
 use crate::graph::{Program, Target};
 use crate::report::render_expr;
-use crate::scan::facts::{Call, Expr, ScopeKind};
+use crate::scan::facts::{Call, Expr, ScopeKind, Stmt};
 
 pub fn app(program: &Program, objects: &Objects, deps: &mut Resolver, walk: &AppWalk) -> App {
     let o = &objects.objects[walk.obj];
@@ -128,7 +128,7 @@ fn served_as(program: &Program, factory_file: usize, factory_scope: u32) -> Vec<
             continue;
         };
         for st in &module.stmts {
-            let crate::scan::facts::Stmt::Assign {
+            let Stmt::Assign {
                 targets,
                 value: Some(Expr::Call(c)),
                 ..
@@ -180,20 +180,61 @@ fn lifespan(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<L
             line: 0,
             startup: Vec::new(),
             shutdown: Vec::new(),
+            startup_sets: Vec::new(),
+            shutdown_sets: Vec::new(),
         });
     };
     let sc = program.scope(f, s)?;
-    let (startup, shutdown) = match sc.yields.first() {
-        Some(&y) => around(sc, y),
-        None => (Vec::new(), Vec::new()),
+    let Some(&y) = sc.yields.first() else {
+        return Some(Lifespan {
+            handler: program.def_ref(f, s),
+            file: program.files[f].path.clone(),
+            line: sc.line,
+            startup: Vec::new(),
+            shutdown: Vec::new(),
+            startup_sets: Vec::new(),
+            shutdown_sets: Vec::new(),
+        });
     };
+    let (startup, shutdown) = around(sc, y);
+    let (startup_sets, shutdown_sets) = sets_around(sc, y);
     Some(Lifespan {
         handler: program.def_ref(f, s),
         file: program.files[f].path.clone(),
         line: sc.line,
         startup,
         shutdown,
+        startup_sets,
+        shutdown_sets,
     })
+}
+
+/// The attributes and items a function assigns before and after the line
+/// of its `yield`. Plain names are left out: in a function they are
+/// locals, gone when it returns.
+fn sets_around(sc: &crate::scan::facts::Scope, yield_line: u32) -> (Vec<String>, Vec<String>) {
+    let mut before: Vec<String> = Vec::new();
+    let mut after: Vec<String> = Vec::new();
+    for st in &sc.stmts {
+        let Stmt::Assign { line, targets, .. } = st else {
+            continue;
+        };
+        for t in targets.iter() {
+            if !matches!(t, Expr::Attr(..) | Expr::Subscript(..)) {
+                continue;
+            }
+            let text = render_expr(t);
+            let side = if *line < yield_line {
+                &mut before
+            } else {
+                &mut after
+            };
+            if !side.contains(&text) {
+                side.push(text);
+            }
+        }
+    }
+    (before, after)
 }
 
 /// A constructor keyword's value, with the file and scope it is written in:

@@ -329,6 +329,13 @@ pub struct Lifespan {
     pub startup: Vec<String>,
     /// Calls after `yield`: shutdown.
     pub shutdown: Vec<String>,
+    /// Attributes and items assigned before `yield`: what startup leaves
+    /// for the application (`app.state.redis`, `ml_models["name"]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub startup_sets: Vec<String>,
+    /// Attributes and items assigned after `yield`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shutdown_sets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
