@@ -646,11 +646,25 @@ fn tasks_made_through_aliases_wrappers_and_calls_get_celerys_names() {
                 "depot",
                 "app.task"
             ),
+            // Below a folder that is no Python identifier, the module is
+            // named as a worker started inside that folder imports it.
             t(
-                "docs-examples.sample.demo",
+                "sample.demo",
                 "docs-examples.sample:demo",
                 "depot",
                 "shared_task"
+            ),
+            t(
+                "worker.resize",
+                "second-worker.worker:resize",
+                "celery",
+                "app.task"
+            ),
+            t(
+                "worker.resize",
+                "standalone-worker.worker:resize",
+                "celery",
+                "app.task"
             ),
         ]
     );
@@ -670,10 +684,52 @@ fn tasks_made_through_aliases_wrappers_and_calls_get_celerys_names() {
         .collect();
     assert_eq!(options, vec!["name=\"tidy_up\"", "acks_late=True"]);
     assert!(
-        task(&report, "docs-examples.sample.demo")["not_importable"]
+        task(&report, "sample.demo")["not_importable"]
             .as_str()
             .unwrap()
             .contains("`docs-examples` is not a Python identifier")
+    );
+    // A task beside its own app is reached by a worker started in that
+    // folder, whatever the folder is called.
+    let resizers: Vec<&Value> = report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"]["value"] == "worker.resize")
+        .collect();
+    assert_eq!(resizers.len(), 2);
+    assert!(resizers.iter().all(|t| t["not_importable"].is_null()));
+    // Two tasks share a registered name: a send goes to the one the call
+    // resolves to, and only that one lists it.
+    let send = enqueue(&report, "second-worker/worker.py", 13, "delay");
+    assert_eq!(send["task_function"], "second-worker.worker:resize");
+    let listed: Vec<(&str, &Value)> = resizers
+        .iter()
+        .map(|t| (t["function"].as_str().unwrap(), &t["enqueued_at"]))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (
+                "second-worker.worker:resize",
+                &serde_json::json!(["second-worker/worker.py:13"])
+            ),
+            ("standalone-worker.worker:resize", &Value::Null),
+        ]
+    );
+    let out = explore()
+        .args(["tasks"])
+        .arg(fixture("celery_wrappers"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let at = text
+        .lines()
+        .position(|l| l.contains("standalone-worker.worker:resize"))
+        .expect("the standalone resize task is listed");
+    assert_eq!(
+        text.lines().nth(at + 1),
+        Some("    not enqueued in this code")
     );
     assert!(task(&report, "depot.jobs.sweep")["not_importable"].is_null());
     let app = &report["celery_apps"][0];

@@ -310,7 +310,10 @@ pub fn task_table(c: &CeleryMap) -> String {
         let sites: Vec<&Enqueue> = c
             .enqueues
             .iter()
-            .filter(|e| e.task_found && e.task.as_known() == t.name.as_known())
+            .filter(|e| match &e.task_function {
+                Some(f) => *f == t.function,
+                None => e.task_found && e.task.as_known() == t.name.as_known(),
+            })
             .collect();
         let scheduled: Vec<&crate::graph::celery::BeatEntry> = c
             .beat

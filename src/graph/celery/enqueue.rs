@@ -248,21 +248,37 @@ pub fn find(program: &Program, apps: &[AppInfo], tasks: &mut [TaskInfo]) -> Foun
             }
         }
     }
+    let by_function: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.task.function.as_str(), i))
+        .collect();
+    // (task, `file:line` of a send to it) and (sending task, name sent).
+    let mut sent_to: Vec<(usize, String)> = Vec::new();
+    let mut sends_from: Vec<(usize, String)> = Vec::new();
     for e in &enqueues {
         let Some(name) = e.task.as_known() else {
             continue;
         };
-        if let Some(&t) = by_name.get(name) {
-            tasks[t]
-                .task
-                .enqueued_at
-                .push(format!("{}:{}", e.file, e.line));
+        let target = match &e.task_function {
+            Some(f) => by_function.get(f.as_str()).copied(),
+            None => by_name.get(name).copied(),
+        };
+        if let Some(t) = target {
+            sent_to.push((t, format!("{}:{}", e.file, e.line)));
         }
         if let Some(from) = &e.from_task
             && let Some(&t) = by_name.get(from.as_str())
-            && !tasks[t].task.enqueues.iter().any(|n| n == name)
         {
-            tasks[t].task.enqueues.push(name.to_string());
+            sends_from.push((t, name.to_string()));
+        }
+    }
+    for (t, at) in sent_to {
+        tasks[t].task.enqueued_at.push(at);
+    }
+    for (t, name) in sends_from {
+        if !tasks[t].task.enqueues.contains(&name) {
+            tasks[t].task.enqueues.push(name);
         }
     }
     for (t, at) in direct {
@@ -306,9 +322,18 @@ impl Site<'_> {
                     .then(|| format!("{n}={}", render_expr(&k.value)))
             })
             .collect();
+        // By name, the task is known only when one task has that name.
+        let mut named = tasks
+            .iter()
+            .filter(|t| found && t.task.name.as_known().is_some() && t.task.name == task);
+        let task_function = match (named.next(), named.next()) {
+            (Some(t), None) => Some(t.task.function.clone()),
+            _ => None,
+        };
         Enqueue {
             task,
             task_found: found,
+            task_function,
             method: method.to_string(),
             function: self.function.to_string(),
             file: program.files[self.file].path.clone(),
@@ -335,6 +360,7 @@ impl Site<'_> {
     ) -> Enqueue {
         let name = tasks[t].task.name.clone();
         let mut e = self.entry(program, tasks, name, true, method, call, None);
+        e.task_function = Some(tasks[t].task.function.clone());
         if let Some(p) = partial {
             if e.queue.is_none() {
                 e.queue = p.queue;

@@ -211,6 +211,10 @@ pub struct Enqueue {
     pub task: StrValue,
     /// Whether a task of that name is defined in the analysed code.
     pub task_found: bool,
+    /// The target task's function as `module:qualname`, when the call
+    /// leads to one task: two tasks of separate apps may share a name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_function: Option<String>,
     /// `delay`, `apply_async`, `s`, `si`, `signature`, `send_task`, ...
     pub method: String,
     /// The enclosing function as `module:qualname`; `module:<module>` at

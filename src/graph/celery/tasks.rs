@@ -166,9 +166,22 @@ pub fn find(program: &Program, apps: &[AppInfo]) -> Vec<TaskInfo> {
     if out.iter().any(|t| t.task.not_importable.is_some()) {
         let at = loads_by_path(program);
         for t in &mut out {
-            if t.task.not_importable.is_some() {
-                t.task.not_importable = unimportable(program, t.file, at.as_deref());
+            if t.task.not_importable.is_none() {
+                continue;
             }
+            // `cd periodic-tasks && celery -A myapp worker`: a worker
+            // started in the folder of the task's own app imports the
+            // folder's modules by their bare names.
+            let folder = |f: usize| crate::graph::layout::parent(&program.files[f].path);
+            let app_beside = t
+                .app
+                .and_then(|a| apps.get(a))
+                .is_some_and(|a| folder(a.file) == folder(t.file));
+            t.task.not_importable = if app_beside {
+                None
+            } else {
+                unimportable(program, t.file, at.as_deref())
+            };
         }
     }
     for t in &mut out {
@@ -530,11 +543,7 @@ fn task_maker(
 /// Why the module of `file` cannot be imported by name, if it cannot.
 fn unimportable(program: &Program, file: usize, loads_by_path: Option<&str>) -> Option<String> {
     let module = program.files[file].module.as_ref()?;
-    let bad = module.name.split('.').find(|part| {
-        part.is_empty()
-            || part.starts_with(|c: char| c.is_ascii_digit())
-            || !part.chars().all(|c| c.is_alphanumeric() || c == '_')
-    })?;
+    let bad = module.name.split('.').find(|part| !is_identifier(part))?;
     let path = &program.files[file].path;
     Some(match loads_by_path {
         Some(at) => format!(
@@ -587,11 +596,25 @@ fn loads_by_path(program: &Program) -> Option<String> {
     None
 }
 
+/// The name a worker imports the module under. Below a folder whose name
+/// is no Python identifier (`standalone-worker/worker.py`), only a worker
+/// started inside it reaches the module, by the part of the name after
+/// that folder (`worker`).
 fn module_name(program: &Program, file: usize) -> String {
-    program.files[file]
-        .module
-        .as_ref()
-        .map_or_else(String::new, |m| m.name.clone())
+    let Some(m) = program.files[file].module.as_ref() else {
+        return String::new();
+    };
+    let parts: Vec<&str> = m.name.split('.').collect();
+    match parts.iter().rposition(|p| !is_identifier(p)) {
+        Some(bad) if bad + 1 < parts.len() => parts[bad + 1..].join("."),
+        _ => m.name.clone(),
+    }
+}
+
+fn is_identifier(part: &str) -> bool {
+    !part.is_empty()
+        && !part.starts_with(|c: char| c.is_ascii_digit())
+        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Whether the module has an `if __name__ == "__main__":` block.
