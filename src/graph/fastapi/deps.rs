@@ -1030,21 +1030,34 @@ fn yielded(program: &Program, file: usize, scope: u32, y: &Expr) -> String {
 
 /// The calls of a generator before its `yield` and after it.
 pub fn around(sc: &crate::scan::facts::Scope, yield_line: u32) -> (Vec<String>, Vec<String>) {
-    let mut before: Vec<String> = Vec::new();
-    let mut after: Vec<String> = Vec::new();
-    for st in &sc.stmts {
+    split_at_yield(sc, yield_line, |st| {
         let Stmt::Call { call, awaited, .. } = st else {
-            continue;
+            return Vec::new();
         };
         if call.func.dotted().is_none() {
-            continue;
+            return Vec::new();
         }
         let text = format!(
             "{}{}()",
             if *awaited { "await " } else { "" },
             render_expr(&call.func)
         );
-        let side = if call.line < yield_line {
+        vec![(call.line, text)]
+    })
+}
+
+/// What `texts` reads off each statement of a generator, as `(line,
+/// text)`, split into what comes before the line of its `yield` and what
+/// comes after; each text once, in order.
+pub fn split_at_yield(
+    sc: &crate::scan::facts::Scope,
+    yield_line: u32,
+    texts: impl Fn(&Stmt) -> Vec<(u32, String)>,
+) -> (Vec<String>, Vec<String>) {
+    let mut before: Vec<String> = Vec::new();
+    let mut after: Vec<String> = Vec::new();
+    for (line, text) in sc.stmts.iter().flat_map(texts) {
+        let side = if line < yield_line {
             &mut before
         } else {
             &mut after

@@ -6,7 +6,7 @@
 //! the last one added is the outermost: it sees the request first and the
 //! response last. `request_order` follows that rule.
 
-use super::deps::{Resolver, around, method};
+use super::deps::{Resolver, around, method, split_at_yield};
 use super::objects::{ObjKind, Objects, RegKind};
 use super::routes::AppWalk;
 use super::{App, AppKind, EventHandler, ExceptionHandler, Lifespan, Middleware, MiddlewareKind};
@@ -213,28 +213,16 @@ fn lifespan(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<L
 /// of its `yield`. Plain names are left out: in a function they are
 /// locals, gone when it returns.
 fn sets_around(sc: &crate::scan::facts::Scope, yield_line: u32) -> (Vec<String>, Vec<String>) {
-    let mut before: Vec<String> = Vec::new();
-    let mut after: Vec<String> = Vec::new();
-    for st in &sc.stmts {
+    split_at_yield(sc, yield_line, |st| {
         let Stmt::Assign { line, targets, .. } = st else {
-            continue;
+            return Vec::new();
         };
-        for t in targets.iter() {
-            if !matches!(t, Expr::Attr(..) | Expr::Subscript(..)) {
-                continue;
-            }
-            let text = render_expr(t);
-            let side = if *line < yield_line {
-                &mut before
-            } else {
-                &mut after
-            };
-            if !side.contains(&text) {
-                side.push(text);
-            }
-        }
-    }
-    (before, after)
+        targets
+            .iter()
+            .filter(|t| matches!(t, Expr::Attr(..) | Expr::Subscript(..)))
+            .map(|t| (*line, render_expr(t)))
+            .collect()
+    })
 }
 
 /// A constructor keyword's value, with the file and scope it is written in:
