@@ -98,12 +98,22 @@ fn every_declaration_form_yields_its_route_with_the_full_path() {
             "/v1/items/{item_id}",
             "app.routers.items:item_detail",
         ),
+        row(
+            "GET",
+            "/v1/items/{item_id}/stock",
+            "app.routers.items:item_stock",
+        ),
         row("GET", "/v2/items/", "app.routers.items:list_items"),
         row("POST", "/v2/items/", "app.routers.items:create_item"),
         row(
             "GET,PUT",
             "/v2/items/{item_id}",
             "app.routers.items:item_detail",
+        ),
+        row(
+            "GET",
+            "/v2/items/{item_id}/stock",
+            "app.routers.items:item_stock",
         ),
         row("GET", "/api/users/me", "app.routers.users:read_me"),
         row("GET", "/api/users/basic", "app.routers.users:basic_login"),
@@ -277,6 +287,24 @@ fn annotated_aliases_class_dependencies_and_generators_are_resolved() {
     assert_eq!(get_db["provides"], "FakeSession");
     assert_eq!(strings(&get_db["setup"]), ["FakeSession()"]);
     assert_eq!(strings(&get_db["teardown"]), ["session.close()"]);
+    // Leaving a `with` block around the `yield` is teardown too.
+    let get_conn = dependency(&report, "app.deps:get_conn");
+    assert_eq!(strings(&get_conn["setup"]), ["pool.connection()"]);
+    assert_eq!(
+        strings(&get_conn["teardown"]),
+        ["with pool.connection(): __exit__()"]
+    );
+    let get_ledger = dependency(&report, "app.deps:get_ledger");
+    assert_eq!(
+        strings(&get_ledger["setup"]),
+        ["StockLedger()", "pool.connection()"]
+    );
+    assert_eq!(get_ledger["teardown"], Value::Null);
+    let get_client = dependency(&report, "app.deps:get_client");
+    assert_eq!(
+        strings(&get_client["teardown"]),
+        ["async with StockClient(): __aexit__()"]
+    );
     let pagination = dependency(&report, "app.deps:Pagination");
     assert_eq!(pagination["kind"], "class");
     let p: Vec<&str> = pagination["parameters"]

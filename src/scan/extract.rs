@@ -285,6 +285,30 @@ impl<'a> Walker<'a> {
                 (Frame::None, false)
             }
             Kind::WithItem => {
+                // with_item < with_clause < with_statement
+                if let Some(v) = child(node, Field::Value)
+                    && let Some(statement) = node.parent().and_then(|c| c.parent())
+                {
+                    let value = if kind_name(v) == "as_pattern" {
+                        first_named(v)
+                    } else {
+                        Some(v)
+                    };
+                    if let Some(value) = value {
+                        let is_async = statement
+                            .child(0)
+                            .is_some_and(|first| first.kind() == "async");
+                        let value = self.conv.expr(value);
+                        let ctx = self.ctx();
+                        self.push(Stmt::With {
+                            line: line_of(node),
+                            end_line: statement.end_position().row as u32 + 1,
+                            value,
+                            is_async,
+                            ctx,
+                        });
+                    }
+                }
                 if let Some(v) = child(node, Field::Value)
                     && kind_name(v) == "as_pattern"
                 {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the shape of [`FileFacts`] changes, so cached facts from
 /// an older build are never read back.
-pub const FACTS_VERSION: u32 = 5;
+pub const FACTS_VERSION: u32 = 6;
 
 /// What one file yielded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -228,6 +228,16 @@ pub enum Stmt {
         value: Option<Expr>,
         ctx: Context,
     },
+    /// One item of `with value:` or `async with value as name:`. The
+    /// block runs to `end_line`; leaving it calls the value's `__exit__`
+    /// (`__aexit__`). The `as` binding is an [`Stmt::Assign`] of its own.
+    With {
+        line: u32,
+        end_line: u32,
+        value: Expr,
+        is_async: bool,
+        ctx: Context,
+    },
 }
 
 impl Stmt {
@@ -237,7 +247,8 @@ impl Stmt {
             | Stmt::Return { line, .. }
             | Stmt::For { line, .. }
             | Stmt::Compare { line, .. }
-            | Stmt::Raise { line, .. } => *line,
+            | Stmt::Raise { line, .. }
+            | Stmt::With { line, .. } => *line,
             Stmt::Call { call, .. } => call.line,
         }
     }
@@ -249,7 +260,8 @@ impl Stmt {
             | Stmt::Return { ctx, .. }
             | Stmt::For { ctx, .. }
             | Stmt::Compare { ctx, .. }
-            | Stmt::Raise { ctx, .. } => *ctx,
+            | Stmt::Raise { ctx, .. }
+            | Stmt::With { ctx, .. } => *ctx,
         }
     }
 }

@@ -1028,27 +1028,46 @@ fn yielded(program: &Program, file: usize, scope: u32, y: &Expr) -> String {
     render_expr(y)
 }
 
-/// The calls of a generator before its `yield` and after it.
+/// The calls of a generator before its `yield` and after it. A `with`
+/// block around the `yield` is left after it: its context manager's exit
+/// is part of the teardown (`with Session(): __exit__()`).
 pub fn around(sc: &crate::scan::facts::Scope, yield_line: u32) -> (Vec<String>, Vec<String>) {
-    split_at_yield(sc, yield_line, |st| {
-        let Stmt::Call { call, awaited, .. } = st else {
-            return Vec::new();
-        };
-        if call.func.dotted().is_none() {
-            return Vec::new();
+    split_at_yield(sc, yield_line, |st| match st {
+        Stmt::Call { call, awaited, .. } if call.func.dotted().is_some() => {
+            let text = format!(
+                "{}{}()",
+                if *awaited { "await " } else { "" },
+                render_expr(&call.func)
+            );
+            vec![(call.line, text)]
         }
-        let text = format!(
-            "{}{}()",
-            if *awaited { "await " } else { "" },
-            render_expr(&call.func)
-        );
-        vec![(call.line, text)]
+        Stmt::With {
+            line,
+            end_line,
+            value,
+            is_async,
+            ..
+        } if *line < yield_line && yield_line <= *end_line => {
+            let manager = match value {
+                Expr::Call(c) => format!("{}()", render_expr(&c.func)),
+                other => render_expr(other),
+            };
+            let text = if *is_async {
+                format!("async with {manager}: __aexit__()")
+            } else {
+                format!("with {manager}: __exit__()")
+            };
+            // Left after the yield, even when the block ends on its line.
+            vec![((*end_line).max(yield_line + 1), text)]
+        }
+        _ => Vec::new(),
     })
 }
 
 /// What `texts` reads off each statement of a generator, as `(line,
-/// text)`, split into what comes before the line of its `yield` and what
-/// comes after; each text once, in order.
+/// text)`, split into what comes up to the line of its `yield` (the value
+/// yielded is computed before it) and what comes after; each text once, in
+/// order.
 pub fn split_at_yield(
     sc: &crate::scan::facts::Scope,
     yield_line: u32,
@@ -1057,7 +1076,7 @@ pub fn split_at_yield(
     let mut before: Vec<String> = Vec::new();
     let mut after: Vec<String> = Vec::new();
     for (line, text) in sc.stmts.iter().flat_map(texts) {
-        let side = if line < yield_line {
+        let side = if line <= yield_line {
             &mut before
         } else {
             &mut after
