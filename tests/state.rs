@@ -721,6 +721,14 @@ fn http_calls_name_method_and_url_through_clients_base_urls_and_wrappers() {
                 "shop/partners.py:60",
                 &[]
             ),
+            h(
+                "GET",
+                "<dynamic: `url or else \"\"` holds one of several values: an empty string, or \
+                 `url` is only known at run time>",
+                "requests",
+                "shop/partners.py:64",
+                &[]
+            ),
         ]
     );
     assert_eq!(

@@ -272,7 +272,15 @@ impl Program {
             }
             let known: Vec<String> = values
                 .iter()
-                .filter_map(|v| v.text().map(|t| format!("`{t}`")))
+                .filter_map(|v| {
+                    v.text().map(|t| {
+                        if t.is_empty() {
+                            "an empty string".to_string()
+                        } else {
+                            format!("`{t}`")
+                        }
+                    })
+                })
                 .take(4)
                 .collect();
             let mut reasons: Vec<&str> = values
@@ -299,8 +307,9 @@ impl Program {
                 format!("`{name}` holds one of several values: {}", known.join(", "))
             } else {
                 format!(
-                    "`{name}` holds one of several values: {}, or one known only at run time",
-                    known.join(", ")
+                    "`{name}` holds one of several values: {}, or {}",
+                    known.join(", "),
+                    reasons.join("; ")
                 )
             });
         }
