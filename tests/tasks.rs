@@ -210,6 +210,16 @@ fn apps_are_configured_from_every_source() {
         app["autodiscover"],
         serde_json::json!(["proj.billing", "proj.mail"])
     );
+    // Each package's `tasks` module, or the one `related_name=` names; a
+    // package named twice is listed once.
+    assert_eq!(
+        app["autodiscover_modules"],
+        serde_json::json!([
+            "proj.billing.tasks",
+            "proj.mail.tasks",
+            "proj.billing.audits"
+        ])
+    );
     assert_eq!(app["autodiscover_dynamic"], Value::Null);
     assert_eq!(app["task_routes"][0]["pattern"], "proj.mail.*");
     assert_eq!(app["task_routes"][0]["queue"], "mail");
@@ -1012,7 +1022,7 @@ fn autodiscovery_without_a_package_list_says_what_it_searches() {
     assert_eq!(app["autodiscover"], Value::Null);
     assert_eq!(
         app["autodiscover_dynamic"],
-        serde_json::json!(["the installed apps (no packages given)"])
+        serde_json::json!(["the `tasks` modules of the installed apps (no packages given)"])
     );
     let out = explore()
         .arg(fixture("django_celery"))
@@ -1022,8 +1032,8 @@ fn autodiscovery_without_a_package_list_says_what_it_searches() {
     let md = String::from_utf8(out.stdout).unwrap();
     assert!(
         md.contains(
-            "Task modules of `shop.celery:app`: those autodiscovered in the installed apps \
-             (no packages given)."
+            "Task modules of `shop.celery:app`: the `tasks` modules of the installed apps (no \
+             packages given) (autodiscovered)."
         ),
         "{md}"
     );

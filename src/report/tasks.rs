@@ -98,19 +98,19 @@ fn apps(c: &CeleryMap, out: &mut String) {
             out.push('\n');
         }
         if !a.includes.is_empty()
-            || !a.autodiscover.is_empty()
+            || !a.autodiscover_modules.is_empty()
             || !a.autodiscover_dynamic.is_empty()
         {
             let mut mods: Vec<String> = a.includes.iter().map(|m| format!("`{m}`")).collect();
             mods.extend(
-                a.autodiscover
+                a.autodiscover_modules
                     .iter()
                     .map(|m| format!("`{m}` (autodiscovered)")),
             );
             mods.extend(
                 a.autodiscover_dynamic
                     .iter()
-                    .map(|what| format!("those autodiscovered in {what}")),
+                    .map(|what| format!("{what} (autodiscovered)")),
             );
             let _ = writeln!(
                 out,

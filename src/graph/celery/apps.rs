@@ -393,14 +393,36 @@ fn configure(program: &Program, apps: &mut [AppInfo]) {
                         .and_then(Expr::elements)
                         .map(|items| strings(program, file, scope, items))
                         .unwrap_or_default();
+                    // Celery imports `<package>.<related_name>`, `tasks` by default.
+                    let related = call
+                        .arg(1, "related_name")
+                        .and_then(|r| {
+                            program
+                                .eval_str(file, scope, r)
+                                .as_known()
+                                .map(str::to_string)
+                        })
+                        .unwrap_or_else(|| "tasks".to_string());
+                    let entry = &mut apps[a].entry;
                     if names.is_empty() {
-                        let what = packages.map_or_else(
+                        let of = packages.map_or_else(
                             || "the installed apps (no packages given)".to_string(),
-                            |p| format!("`{}`, computed at run time", render_expr(p)),
+                            |p| format!("the packages `{}` gives at run time", render_expr(p)),
                         );
-                        apps[a].entry.autodiscover_dynamic.push(what);
+                        let what = format!("the `{related}` modules of {of}");
+                        if !entry.autodiscover_dynamic.contains(&what) {
+                            entry.autodiscover_dynamic.push(what);
+                        }
                     } else {
-                        apps[a].entry.autodiscover.extend(names);
+                        for name in names {
+                            let module = format!("{name}.{related}");
+                            if !entry.autodiscover_modules.contains(&module) {
+                                entry.autodiscover_modules.push(module);
+                            }
+                            if !entry.autodiscover.contains(&name) {
+                                entry.autodiscover.push(name);
+                            }
+                        }
                     }
                 }
             },

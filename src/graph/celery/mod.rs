@@ -54,12 +54,17 @@ pub struct CeleryApp {
     /// `include=[...]` modules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub includes: Vec<String>,
-    /// Packages named in `autodiscover_tasks([...])`.
+    /// Packages named in `autodiscover_tasks([...])`, each once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub autodiscover: Vec<String>,
+    /// The modules those calls have Celery import: each package's `tasks`
+    /// submodule, or the one `related_name=` names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub autodiscover_modules: Vec<String>,
     /// `autodiscover_tasks` calls whose packages are not a literal list:
-    /// what they search instead (Django's installed apps when no packages
-    /// are given), or the expression computed at run time.
+    /// which modules they import instead (of Django's installed apps when
+    /// no packages are given, or of the packages an expression gives at
+    /// run time).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub autodiscover_dynamic: Vec<String>,
     /// `task_routes` entries, in matching order.
@@ -93,6 +98,7 @@ impl CeleryApp {
             config: Vec::new(),
             includes: Vec::new(),
             autodiscover: Vec::new(),
+            autodiscover_modules: Vec::new(),
             autodiscover_dynamic: Vec::new(),
             task_routes: Vec::new(),
             default_queue: "celery".into(),
