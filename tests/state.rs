@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{explore, fixture, report_json};
+use common::{explore, fixture, markdown, report_json, row};
 use serde_json::Value;
 
 fn text(v: &Value) -> String {
@@ -917,16 +917,6 @@ fn flows_follow_each_file_when_two_roots_share_a_module_name() {
     );
 }
 
-fn markdown(fixture_name: &str) -> String {
-    let out = explore()
-        .arg(fixture(fixture_name))
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn a_key_that_is_a_celery_queue_is_named_as_one_and_django_views_are_declared_out_of_scope() {
     let md = markdown("django_celery");
@@ -1000,13 +990,10 @@ fn django_redis_connections_are_clients_of_a_named_cache() {
 #[test]
 fn keys_read_only_through_a_glob_say_so() {
     let md = markdown("backend");
-    let row = md
-        .lines()
-        .find(|l| l.starts_with("| `analysis:{}:summary` |"))
-        .expect("the summary key has a row");
+    let summary = row(&md, "| `analysis:{}:summary` |");
     assert!(
-        row.ends_with("| read through the glob `analysis:*` |"),
-        "{row}"
+        summary.ends_with("| read through the glob `analysis:*` |"),
+        "{summary}"
     );
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{explore, fixture, report_json};
+use common::{explore, fixture, line_after, markdown, report_json, row, task_table};
 use serde_json::Value;
 
 fn text(v: &Value) -> String {
@@ -575,18 +575,8 @@ fn tasks_command_lists_sends_per_task_and_filters_by_queue() {
 
     // A task function called as a plain function runs in the caller's
     // process; the table says where, next to the real sends.
-    let out = explore()
-        .args(["tasks"])
-        .arg(fixture("celery_forms"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let at = text
-        .lines()
-        .position(|l| l.starts_with("mail.send_raw "))
-        .expect("mail.send_raw is listed");
     assert_eq!(
-        text.lines().nth(at + 1),
+        line_after(&task_table("celery_forms"), "mail.send_raw "),
         Some("    called directly  proj/mail/tasks.py:21  (runs in the caller's process)")
     );
 }
@@ -606,12 +596,7 @@ fn markdown_report_has_a_background_work_section() {
     ));
     assert!(md.contains("- `tasks.analysis.analyze_file` -> `tasks.analysis.summarize`"));
 
-    let out = explore()
-        .arg(fixture("celery_forms"))
-        .arg("-q")
-        .output()
-        .unwrap();
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = markdown("celery_forms");
     assert!(md.contains(
         "| `mail.send_raw` | `proj.mail.tasks:send_raw` `proj/mail/tasks.py:12` |  | proj/workflows.py:23, proj/workflows.py:44, proj/workflows.py:45; called directly, in the caller's process, at proj/mail/tasks.py:21 |"
     ), "{md}");
@@ -727,18 +712,11 @@ fn tasks_made_through_aliases_wrappers_and_calls_get_celerys_names() {
             ("standalone-worker.worker:resize", &Value::Null),
         ]
     );
-    let out = explore()
-        .args(["tasks"])
-        .arg(fixture("celery_wrappers"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let at = text
-        .lines()
-        .position(|l| l.contains("standalone-worker.worker:resize"))
-        .expect("the standalone resize task is listed");
     assert_eq!(
-        text.lines().nth(at + 1),
+        line_after(
+            &task_table("celery_wrappers"),
+            "worker.resize  [queue celery]  standalone-worker.worker:resize"
+        ),
         Some("    not enqueued in this code")
     );
     assert!(task(&report, "depot.jobs.sweep")["not_importable"].is_null());
@@ -1024,12 +1002,7 @@ fn autodiscovery_without_a_package_list_says_what_it_searches() {
         app["autodiscover_dynamic"],
         serde_json::json!(["the `tasks` modules of the installed apps (no packages given)"])
     );
-    let out = explore()
-        .arg(fixture("django_celery"))
-        .arg("-q")
-        .output()
-        .unwrap();
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = markdown("django_celery");
     assert!(
         md.contains(
             "Task modules of `shop.celery:app`: the `tasks` modules of the installed apps (no \
@@ -1060,18 +1033,8 @@ fn a_configuration_mapping_built_at_run_time_is_a_source_not_read() {
         }])
     );
     assert_eq!(app["broker"], Value::Null);
-    let out = explore()
-        .arg(fixture("celery_wrappers"))
-        .arg("-q")
-        .output()
-        .unwrap();
-    let md = String::from_utf8(out.stdout).unwrap();
-    let row = md
-        .lines()
-        .find(|l| l.starts_with("| `depot.app:app` |"))
-        .expect("the depot app has a row");
     assert_eq!(
-        row,
+        row(&markdown("celery_wrappers"), "| `depot.app:app` |"),
         "| `depot.app:app` | `depot/app.py:8` | not in the configuration read here | not in \
          the configuration read here | `depot` | conf.update(...) (a mapping built at run time: \
          which keys it sets is not known here) |"

@@ -35,6 +35,43 @@ pub fn report_json(path: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
+/// What `explore ARGS...` prints on stdout; panics unless it exits 0.
+pub fn stdout_of(args: &[&std::ffi::OsStr]) -> String {
+    let out = explore().args(args).output().expect("explore runs");
+    assert!(
+        out.status.success(),
+        "explore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// The Markdown report of a fixture.
+pub fn markdown(fixture_name: &str) -> String {
+    let path = fixture(fixture_name);
+    stdout_of(&[path.as_os_str(), "--quiet".as_ref()])
+}
+
+/// `explore tasks` on a fixture, as a person reads it.
+pub fn task_table(fixture_name: &str) -> String {
+    let path = fixture(fixture_name);
+    stdout_of(&["tasks".as_ref(), path.as_os_str()])
+}
+
+/// The first line of `text` that starts with `prefix`; panics if none does.
+pub fn row<'t>(text: &'t str, prefix: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
+}
+
+/// The line after the first one that starts with `prefix`.
+pub fn line_after<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let mut lines = text.lines();
+    lines.find(|l| l.starts_with(prefix))?;
+    lines.next()
+}
+
 /// The entries of `array` whose `key` equals `value`.
 pub fn select<'a>(array: &'a Value, key: &str, value: &str) -> Vec<&'a Value> {
     array
