@@ -300,6 +300,10 @@ fn annotated_aliases_class_dependencies_and_generators_are_resolved() {
         ["StockLedger()", "pool.connection()"]
     );
     assert_eq!(get_ledger["teardown"], Value::Null);
+    // A bare `Iterator` annotation says nothing of the value: the yielded
+    // call does. A method's return annotation names what it hands out.
+    assert_eq!(get_ledger["provides"], "StockLedger");
+    assert_eq!(get_conn["provides"], "FakeSession");
     let get_client = dependency(&report, "app.deps:get_client");
     assert_eq!(
         strings(&get_client["teardown"]),

@@ -571,7 +571,7 @@ impl<'p> Resolver<'p> {
             def.provides = sc
                 .returns
                 .as_ref()
-                .map(|r| provided(r, !sc.yields.is_empty()));
+                .and_then(|r| provided(r, !sc.yields.is_empty()));
             if let Some(&yield_line) = sc.yields.first() {
                 def.kind = DependencyKind::Generator;
                 let (setup, teardown) = around(sc, yield_line);
@@ -640,7 +640,7 @@ impl<'p> Resolver<'p> {
                     def.provides = program
                         .scope(f, call)
                         .and_then(|sc| sc.returns.as_ref())
-                        .map(|r| provided(r, false));
+                        .and_then(|r| provided(r, false));
                     def.rejects_with = rejects_with(program, &self.handled, f, call, 0);
                     let (uses, params) = self.params_at(f, call, &[], depth + 1);
                     def.depends_on = uses;
@@ -990,40 +990,61 @@ pub fn method(program: &Program, file: usize, class: u32, name: &str) -> Option<
 
 /// What a return annotation provides: for a generator, the first type
 /// argument of `Iterator[T]`, `Generator[T, ...]` and their async forms.
-fn provided(ret: &Expr, generator: bool) -> String {
-    if generator
-        && let Expr::Subscript(base, items) = ret
-        && base.dotted().is_some_and(|b| {
+/// What a dependency's return annotation says it provides; for a
+/// generator, the first argument of `Iterator[...]`/`Generator[...]`, and
+/// nothing for a bare `Generator`, which says nothing of the value.
+fn provided(ret: &Expr, generator: bool) -> Option<String> {
+    let is_iterator = |e: &Expr| {
+        e.dotted().is_some_and(|b| {
             let last = b.rsplit('.').next().unwrap_or("");
             matches!(
                 last,
                 "Iterator" | "Generator" | "AsyncIterator" | "AsyncGenerator" | "Iterable"
             )
         })
-        && let Some(first) = items.first()
-    {
-        return render_expr(first);
+    };
+    if generator {
+        match ret {
+            Expr::Subscript(base, items) if is_iterator(base) => {
+                return items.first().map(render_expr);
+            }
+            bare if is_iterator(bare) => return None,
+            _ => {}
+        }
     }
-    render_expr(ret)
+    Some(render_expr(ret))
 }
 
 /// A yielded value, described: `db` assigned from `DbSession()` reads
 /// `DbSession`.
 fn yielded(program: &Program, file: usize, scope: u32, y: &Expr) -> String {
-    if let Expr::Name(n) = y
-        && let Some(sc) = program.scope(file, scope)
-    {
-        for st in &sc.stmts {
-            if let Stmt::Assign {
-                targets,
-                value: Some(Expr::Call(c)),
-                ..
-            } = st
-                && targets.iter().any(|t| matches!(t, Expr::Name(x) if x == n))
-            {
-                return render_expr(&c.func);
+    // What a call makes: what the function or method says it returns
+    // (`pool.connection()`); a class is its own answer.
+    let made_by = |c: &Call| {
+        let returns = crate::graph::calls::called_function(program, file, scope, &c.func)
+            .and_then(|(f, s, _)| program.scope(f, s))
+            .filter(|callee| callee.name != "__init__")
+            .and_then(|callee| callee.returns.as_ref());
+        returns.map_or_else(|| render_expr(&c.func), render_expr)
+    };
+    match y {
+        Expr::Call(c) => return made_by(c),
+        Expr::Name(n) => {
+            let assigned = program.scope(file, scope).and_then(|sc| {
+                sc.stmts.iter().find_map(|st| match st {
+                    Stmt::Assign {
+                        targets,
+                        value: Some(Expr::Call(c)),
+                        ..
+                    } if targets.iter().any(|t| matches!(t, Expr::Name(x) if x == n)) => Some(c),
+                    _ => None,
+                })
+            });
+            if let Some(c) = assigned {
+                return made_by(c);
             }
         }
+        _ => {}
     }
     render_expr(y)
 }
