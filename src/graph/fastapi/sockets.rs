@@ -782,7 +782,7 @@ fn callee(program: &Program, file: usize, scope: u32, call: &Call) -> Callee {
         Target::Value { .. } => Callee::Unresolved,
         Target::Unknown => match &call.func {
             Expr::Attr(base, method) => match instance_class(program, file, scope, base) {
-                Instance::Class(cf, cs) => match method_def(program, cf, cs, method) {
+                Instance::Class(cf, cs) => match program.method_def(cf, cs, method) {
                     Some((f, s)) => Callee::Def(f, s),
                     None => Callee::Unresolved,
                 },
@@ -953,21 +953,6 @@ fn instance_class(program: &Program, file: usize, scope: u32, base: &Expr) -> In
         }
         _ => Instance::Unknown,
     }
-}
-
-/// The method `name` of a first-party class or its first-party bases.
-fn method_def(program: &Program, file: usize, scope: u32, name: &str) -> Option<(usize, u32)> {
-    for (f, s) in models::ancestry(program, file, scope) {
-        let facts = program.files.get(f)?.facts.as_ref()?;
-        if let Some(i) = facts
-            .scopes
-            .iter()
-            .position(|m| m.parent == Some(s) && m.kind == ScopeKind::Function && m.name == name)
-        {
-            return Some((f, i as u32));
-        }
-    }
-    None
 }
 
 fn shorten(s: String) -> String {
