@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{explore, fixture, markdown, report_json, row};
+use common::{explore, fixture, markdown, report_json, row, select};
 use serde_json::Value;
 
 fn text(v: &Value) -> String {
@@ -349,12 +349,7 @@ fn every_key_building_form_folds_into_a_pattern() {
         .collect();
     assert_eq!(pipelined, vec![25, 25, 26, 27]);
     // The script may read the key too: it is listed among the readers.
-    let lock = report["redis"]["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["key"] == "locks:cleanup")
-        .expect("the lock key is indexed");
+    let lock = select(&report["redis"]["keys"], "key", "locks:cleanup")[0];
     let uses = |list: &str| -> Vec<String> {
         lock[list]
             .as_array()
@@ -428,12 +423,7 @@ fn keys_shared_by_a_worker_and_the_web_process_are_couplings() {
 #[test]
 fn the_backend_worker_writes_the_progress_key_the_websocket_polls() {
     let report = report_json(&fixture("backend"), &[]);
-    let key = report["redis"]["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["key"] == "analysis:{}:progress")
-        .expect("the progress key is indexed");
+    let key = select(&report["redis"]["keys"], "key", "analysis:{}:progress")[0];
     let sites = |list: &str| -> Vec<String> {
         key[list]
             .as_array()

@@ -1612,8 +1612,8 @@ fn first_key<'c>(call: &'c Call, name: &str) -> Option<&'c Expr> {
 }
 
 /// A command that runs a server-side script that may write its keys.
-fn is_script(command: &str) -> bool {
-    matches!(command, "eval" | "evalsha" | "fcall")
+fn is_script(name: &str) -> bool {
+    command(name).is_some_and(|(access, keys, _)| keys == Keys::Script && access == Access::Write)
 }
 
 /// The one key expression of a command that names a single key: the first

@@ -285,48 +285,40 @@ impl<'a> Walker<'a> {
                 (Frame::None, false)
             }
             Kind::WithItem => {
-                // with_item < with_clause < with_statement
-                if let Some(v) = child(node, Field::Value)
+                // with_item < with_clause < with_statement; the value is the
+                // context manager, or `as_pattern(manager, alias)`.
+                let item = child(node, Field::Value);
+                let (manager, alias) = match item {
+                    Some(v) if kind_name(v) == "as_pattern" => (
+                        named_children(v).first().copied(),
+                        child(v, Field::Alias).and_then(first_named),
+                    ),
+                    v => (v, None),
+                };
+                if let Some(manager) = manager
                     && let Some(statement) = node.parent().and_then(|c| c.parent())
                 {
-                    let value = if kind_name(v) == "as_pattern" {
-                        first_named(v)
-                    } else {
-                        Some(v)
-                    };
-                    if let Some(value) = value {
-                        let is_async = statement
-                            .child(0)
-                            .is_some_and(|first| first.kind() == "async");
-                        let value = self.conv.expr(value);
-                        let ctx = self.ctx();
-                        self.push(Stmt::With {
-                            line: line_of(node),
-                            end_line: statement.end_position().row as u32 + 1,
-                            value,
-                            is_async,
-                            ctx,
-                        });
-                    }
-                }
-                if let Some(v) = child(node, Field::Value)
-                    && kind_name(v) == "as_pattern"
-                {
-                    let kids = named_children(v);
-                    let alias = child(v, Field::Alias).and_then(first_named);
-                    if let (Some(value), Some(alias)) = (kids.first(), alias) {
-                        let value = Some(self.conv.expr(*value));
+                    let value = self.conv.expr(manager);
+                    let ctx = self.ctx();
+                    let line = line_of(node);
+                    if let Some(alias) = alias {
                         let target = self.conv.expr(alias);
-                        let ctx = self.ctx();
                         self.push(Stmt::Assign {
-                            line: line_of(node),
+                            line,
                             targets: Box::new([target]),
                             annotation: None,
-                            value,
+                            value: Some(value.clone()),
                             augmented: false,
                             ctx,
                         });
                     }
+                    self.push(Stmt::With {
+                        line,
+                        end_line: statement.end_position().row as u32 + 1,
+                        value,
+                        is_async: statement.child(0).is_some_and(|c| c.kind() == "async"),
+                        ctx,
+                    });
                 }
                 (Frame::None, true)
             }

@@ -322,18 +322,10 @@ impl Site<'_> {
                     .then(|| format!("{n}={}", render_expr(&k.value)))
             })
             .collect();
-        // By name, the task is known only when one task has that name.
-        let mut named = tasks
-            .iter()
-            .filter(|t| found && t.task.name.as_known().is_some() && t.task.name == task);
-        let task_function = match (named.next(), named.next()) {
-            (Some(t), None) => Some(t.task.function.clone()),
-            _ => None,
-        };
         Enqueue {
             task,
             task_found: found,
-            task_function,
+            task_function: None,
             method: method.to_string(),
             function: self.function.to_string(),
             file: program.files[self.file].path.clone(),
@@ -390,7 +382,17 @@ impl Site<'_> {
             StrValue::Dynamic { reason } => Some(reason.clone()),
             _ => None,
         };
-        self.entry(program, tasks, name, found, method, call, reason)
+        // By name, the task is known only when one task has that name.
+        let mut named = tasks
+            .iter()
+            .filter(|t| found && t.task.name.as_known().is_some() && t.task.name == name);
+        let task_function = match (named.next(), named.next()) {
+            (Some(t), None) => Some(t.task.function.clone()),
+            _ => None,
+        };
+        let mut e = self.entry(program, tasks, name, found, method, call, reason);
+        e.task_function = task_function;
+        e
     }
 }
 
@@ -856,9 +858,7 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 
 /// Whether a task is a `Task` subclass rather than a decorated function.
 fn is_class_task(program: &Program, task: &TaskInfo) -> bool {
-    program.files[task.file]
-        .facts
-        .as_ref()
-        .and_then(|f| f.scopes.get(task.scope as usize))
+    program
+        .scope(task.file, task.scope)
         .is_some_and(|s| s.kind == ScopeKind::Class)
 }

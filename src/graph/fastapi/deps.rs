@@ -989,10 +989,8 @@ pub fn method(program: &Program, file: usize, class: u32, name: &str) -> Option<
 }
 
 /// What a return annotation provides: for a generator, the first type
-/// argument of `Iterator[T]`, `Generator[T, ...]` and their async forms.
-/// What a dependency's return annotation says it provides; for a
-/// generator, the first argument of `Iterator[...]`/`Generator[...]`, and
-/// nothing for a bare `Generator`, which says nothing of the value.
+/// argument of `Iterator[T]`, `Generator[T, ...]` and their async forms,
+/// and nothing for a bare `Generator`, which says nothing of the value.
 fn provided(ret: &Expr, generator: bool) -> Option<String> {
     let is_iterator = |e: &Expr| {
         e.dotted().is_some_and(|b| {

@@ -185,19 +185,10 @@ fn lifespan(program: &Program, file: usize, scope: u32, expr: &Expr) -> Option<L
         });
     };
     let sc = program.scope(f, s)?;
-    let Some(&y) = sc.yields.first() else {
-        return Some(Lifespan {
-            handler: program.def_ref(f, s),
-            file: program.files[f].path.clone(),
-            line: sc.line,
-            startup: Vec::new(),
-            shutdown: Vec::new(),
-            startup_sets: Vec::new(),
-            shutdown_sets: Vec::new(),
-        });
+    let ((startup, shutdown), (startup_sets, shutdown_sets)) = match sc.yields.first() {
+        Some(&y) => (around(sc, y), sets_around(sc, y)),
+        None => Default::default(),
     };
-    let (startup, shutdown) = around(sc, y);
-    let (startup_sets, shutdown_sets) = sets_around(sc, y);
     Some(Lifespan {
         handler: program.def_ref(f, s),
         file: program.files[f].path.clone(),
